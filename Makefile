@@ -1,0 +1,39 @@
+# The citizen card service. `make help` lists the targets.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_WORKERS ?= 2
+
+.PHONY: help install run test lint bench migrate clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+install: $(UV) ## Install system packages, then the locked Python dependencies into .venv
+	./scripts/system-deps
+	$(UV) sync --frozen --extra terminals
+
+migrate: install ## Bring the database (CARD_SERVICE_DATABASE_URL, default var/) to the newest schema
+	$(BIN)/card-service migrate
+
+run: migrate ## Install, migrate, load the demo city if it is not there yet, serve on 127.0.0.1:8000
+	@if $(BIN)/card-service --help | grep -q ' demo '; then $(BIN)/card-service demo seed --if-empty; fi
+	$(BIN)/card-service serve --host 127.0.0.1 --port 8000
+
+test: install ## Install and run the whole test suite (PostgreSQL tests use 127.0.0.1:5432)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+lint: install ## ruff and mypy (strict for card_service/)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check card_service terminals tests bench migrations
+	$(BIN)/mypy
+
+bench: install ## Run every benchmark in bench/ (results go to docs/performance.md by hand)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) var

@@ -1,0 +1,3 @@
+"""The citizen card service."""
+
+__version__ = "0.1.0"

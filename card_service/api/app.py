@@ -1,0 +1,70 @@
+"""The FastAPI app factory. Routers are listed in ROUTERS, one per audience and domain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+
+from card_service import __version__
+from card_service.api import problems
+from card_service.api.deps import DbSession
+from card_service.config import Settings, get_settings
+from card_service.db import make_engine, make_sessionmaker, transaction
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/healthz")
+def healthz(session: DbSession) -> dict[str, str]:
+    session.execute(text("SELECT 1"))
+    return {"status": "ok", "version": __version__}
+
+
+def routers() -> list[APIRouter]:
+    """Every router the service serves; each domain adds its own here."""
+    return [health]
+
+
+async def _maintenance(app: FastAPI, interval_s: float) -> None:
+    """Chain committed ledger batches and expire holds, off the request path."""
+    from card_service.ledger.seal import seal
+    from card_service.ledger.service import expire_holds
+
+    while True:
+        await asyncio.sleep(interval_s)
+
+        def run() -> None:
+            with transaction(app.state.sessionmaker) as session:
+                expire_holds(session)
+            with transaction(app.state.sessionmaker) as session:
+                seal(session)
+
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(run)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if settings.ledger_maintenance_interval_s > 0:
+            task = asyncio.create_task(_maintenance(app, settings.ledger_maintenance_interval_s))
+        yield
+        if task is not None:
+            task.cancel()
+        app.state.engine.dispose()
+
+    app = FastAPI(title="Citizen card service", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.database_url)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    problems.install(app)
+    for router in routers():
+        app.include_router(router)
+    return app

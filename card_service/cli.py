@@ -1,0 +1,38 @@
+"""The ``card-service`` command. Each domain adds a sub-command group here."""
+
+from __future__ import annotations
+
+import typer
+
+from card_service.ledger.cli import ledger_app
+
+app = typer.Typer(help="The citizen card service.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database (CARD_SERVICE_DATABASE_URL) to the newest schema."""
+    from card_service.migrate import upgrade
+
+    upgrade()
+    typer.echo("database is at the newest schema")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default from settings)."),
+    port: int = typer.Option(None, help="Port (default from settings)."),
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from card_service.api.app import create_app
+    from card_service.config import get_settings
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,136 @@
+"""Ledger tables. Only card_service.ledger writes them.
+
+Transfers, entries, failed ids, batches and the chain are append-only (database triggers refuse
+UPDATE and DELETE). The account row holds cached balances, changed in the same transaction as the
+entries that explain them; ``card-service ledger verify`` recomputes them from the entries.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import BigInteger, Boolean, Index, LargeBinary, SmallInteger, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from card_service.models_base import Base, BigIntPK, UUIDBytes
+
+
+class Account(Base):
+    __tablename__ = "ledger_accounts"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    flags: Mapped[int] = mapped_column(SmallInteger, default=0)
+    floor_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    debits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    debits_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Ledger time (ns) of the account's newest entry; every new entry gets a later one.
+    timestamp_last: Mapped[int] = mapped_column(BigInteger, default=0)
+    user_data: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Transfer(Base):
+    __tablename__ = "ledger_transfers"
+    __table_args__ = (
+        Index(
+            "uq_ledger_transfers_pending_id",
+            "pending_id",
+            unique=True,
+            postgresql_where=text("pending_id IS NOT NULL"),
+            sqlite_where=text("pending_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_ledger_transfers_expires_at",
+            "expires_at",
+            postgresql_where=text("expires_at IS NOT NULL"),
+            sqlite_where=text("expires_at IS NOT NULL"),
+        ),
+        {"sqlite_with_rowid": False},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDBytes, primary_key=True)
+    debit_account_id: Mapped[int] = mapped_column(BigInteger)
+    credit_account_id: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    pending_id: Mapped[uuid.UUID | None] = mapped_column(UUIDBytes, nullable=True)
+    code: Mapped[str] = mapped_column(String(32))
+    user_data: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    flags: Mapped[int] = mapped_column(SmallInteger)
+    timeout_s: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class Entry(Base):
+    """One side of a transfer, on one account, with that account's posted balance after it."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(UUIDBytes)
+    is_debit: Mapped[bool] = mapped_column(Boolean)
+    posted_delta: Mapped[int] = mapped_column(BigInteger)
+    pending_delta: Mapped[int] = mapped_column(BigInteger)
+    # credits_posted - debits_posted of the account once this entry applied.
+    balance_after_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class FailedTransfer(Base):
+    """A transfer id that failed on a state-dependent error; a retry gets the same answer."""
+
+    __tablename__ = "ledger_failed_transfers"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUIDBytes, primary_key=True)
+    result: Mapped[str] = mapped_column(String(48))
+    debit_account_id: Mapped[int] = mapped_column(BigInteger)
+    credit_account_id: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pending_id: Mapped[uuid.UUID | None] = mapped_column(UUIDBytes, nullable=True)
+    code: Mapped[str] = mapped_column(String(32))
+    user_data: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    flags: Mapped[int] = mapped_column(SmallInteger)
+    timeout_s: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class Batch(Base):
+    """One committed call of create_transfers, with a hash over its transfers."""
+
+    __tablename__ = "ledger_batches"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    transfer_count: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # PostgreSQL: the writing transaction's id, so the sealer chains only finished transactions.
+    seal_key: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+
+
+class ChainLink(Base):
+    """The tamper-evident chain: each sealed batch, its position and the hash chained so far."""
+
+    __tablename__ = "ledger_chain"
+
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    batch_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class SealState(Base):
+    """Where the sealer stopped: a cache of the chain's head, one row, locked by the sealer."""
+
+    __tablename__ = "ledger_seal_state"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger)
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    horizon: Mapped[int] = mapped_column(BigInteger)

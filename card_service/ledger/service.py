@@ -1,0 +1,168 @@
+"""The ledger's operations. Other domains move money only through these functions.
+
+Services flush, never commit: the caller's transaction decides (see card_service.db.transaction).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from card_service.ledger import rules
+from card_service.ledger.clock import now_ns
+from card_service.ledger.models import Account
+from card_service.ledger.results import (
+    AccountCodeTaken,
+    BatchTooLarge,
+    TransferRejected,
+    UnknownAccount,
+)
+from card_service.ledger.schemas import (
+    MAX_BATCH,
+    AccountBalance,
+    AccountFlags,
+    TransferRequest,
+    TransferResult,
+)
+from card_service.ledger.seal import content_hash
+from card_service.ledger.store import store_for
+
+
+def open_account(
+    session: Session,
+    *,
+    code: str,
+    kind: str,
+    flags: AccountFlags = AccountFlags.NONE,
+    floor_cents: int | None = None,
+    currency: str = "EUR",
+    user_data: str | None = None,
+) -> Account:
+    """Create an account; ``code`` is its unique, readable name (``purse:H000123``)."""
+    if floor_cents is not None and floor_cents < 0:
+        raise ValueError("floor_cents is how far below zero the balance may go: 0 or more")
+    account = Account(
+        code=code, kind=kind, currency=currency, flags=int(flags), floor_cents=floor_cents,
+        debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
+        timestamp_last=0, user_data=user_data, created_at=now_ns(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(account)
+            session.flush()
+    except IntegrityError as exc:
+        raise AccountCodeTaken(f"an account with code {code!r} exists already") from exc
+    return account
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise UnknownAccount(f"no ledger account {account_id}")
+    return account
+
+
+def find_account(session: Session, code: str) -> Account:
+    account = session.scalars(select(Account).where(Account.code == code)).one_or_none()
+    if account is None:
+        raise UnknownAccount(f"no ledger account with code {code!r}")
+    return account
+
+
+def balance(session: Session, account_id: int) -> AccountBalance:
+    a = get_account(session, account_id)
+    session.refresh(a)
+    return AccountBalance(
+        a.id, a.code, a.kind, a.currency, a.flags, a.floor_cents, a.debits_posted,
+        a.credits_posted, a.debits_pending, a.credits_pending,
+    )
+
+
+def create_transfers(
+    session: Session, requests: Sequence[TransferRequest], *, _expiring: bool = False
+) -> list[TransferResult]:
+    """Decide and record a batch in the caller's transaction: every involved account is locked
+    once, in id order; each account's balance is written once; a result per request.
+
+    Raises ConcurrentWrite when another transaction wrote one of these ids at the same moment:
+    the transaction is then lost and the whole call may be retried (ids make that safe).
+    """
+    if not requests:
+        return []
+    if len(requests) > MAX_BATCH:
+        raise BatchTooLarge(f"at most {MAX_BATCH} transfers per call, got {len(requests)}")
+    store = store_for(session)
+    conn = store.raw(session)
+    hold_ids = {r.pending_id for r in requests if r.pending_id is not None}
+    holds = store.fetch_transfers(conn, hold_ids) if hold_ids else {}
+    account_ids = {r.debit_account_id for r in requests} | {r.credit_account_id for r in requests}
+    for hold in holds.values():
+        account_ids.add(hold.debit_account_id)
+        account_ids.add(hold.credit_account_id)
+    account_ids.discard(0)
+    accounts = store.lock_accounts(conn, sorted(account_ids))
+    # Read what the ids already mean only once the accounts are locked.
+    ids = [r.id for r in requests]
+    known = store.fetch_transfers(conn, ids)
+    known.update(holds)
+    state = rules.BatchState(
+        accounts=accounts,
+        known=known,
+        failed=store.fetch_failed(conn, ids),
+        resolutions=store.fetch_resolutions(conn, hold_ids) if hold_ids else {},
+    )
+    base = rules.first_timestamp(state, now_ns())
+    out = rules.apply(list(requests), state, base, expiring=_expiring)
+    if out.transfers or out.failed:
+        batch_id = store.next_batch_id(conn) if out.transfers else 0
+        store.write(conn, batch_id, base, out, content_hash(out.transfers), accounts)
+    return out.results
+
+
+def create_transfer(session: Session, request: TransferRequest) -> TransferResult:
+    """One transfer; a failure raises TransferRejected carrying the named result."""
+    result = create_transfers(session, [request])[0]
+    if not result.ok:
+        raise TransferRejected(result.result, request.id)
+    return result
+
+
+def expire_holds(session: Session, now: int | None = None, limit: int = 5000) -> int:
+    """Void every hold whose timeout has passed and is neither posted nor voided; returns how many.
+
+    The void's id is derived from the hold's, so two sweepers racing write it once.
+    """
+    from sqlalchemy import text
+
+    now = now or now_ns()
+    rows = session.execute(
+        text(
+            "SELECT p.id FROM ledger_transfers p WHERE p.expires_at IS NOT NULL "
+            "AND p.expires_at <= :now AND NOT EXISTS "
+            "(SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id) LIMIT :limit"
+        ),
+        {"now": now, "limit": limit},
+    ).scalars()
+    from card_service.models_base import UUIDBytes
+
+    dialect = session.get_bind().dialect
+    conv = UUIDBytes()
+    voids = []
+    for raw in rows:
+        hold_id = conv.process_result_value(raw, dialect)
+        assert hold_id is not None
+        voids.append(
+            TransferRequest(
+                id=uuid.uuid5(hold_id, "expired"), debit_account_id=0, credit_account_id=0,
+                amount_cents=None, code=rules.EXPIRY_CODE, pending_id=hold_id,
+                flags=rules.VOID,
+            )
+        )
+    if not voids:
+        return 0
+    results = create_transfers(session, voids, _expiring=True)
+    return sum(1 for r in results if r.ok and not r.replayed)

@@ -1,0 +1,318 @@
+"""The ledger's SQL, one class per database. Raw DB-API on the session's own connection (so it
+shares the request's transaction), because the batch path writes tens of thousands of rows a second.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from card_service.ledger.results import LedgerError, Result
+from card_service.ledger.rules import AccountState, BatchOutput, StoredTransfer
+
+TRANSFER_COLUMNS = (
+    "id, debit_account_id, credit_account_id, amount_cents, pending_id, code, user_data, flags, "
+    "timeout_s, expires_at, timestamp"
+)
+FAILED_COLUMNS = (
+    "id, debit_account_id, credit_account_id, amount_cents, pending_id, code, user_data, flags, "
+    "timeout_s, timestamp, result"
+)
+ACCOUNT_STATE_COLUMNS = (
+    "id, currency, flags, floor_cents, debits_posted, credits_posted, debits_pending, "
+    "credits_pending, timestamp_last"
+)
+CHUNK = 500
+COPY_THRESHOLD = 64
+
+
+class ConcurrentWrite(LedgerError):
+    """Another transaction wrote the same transfer id first; retrying the call is safe."""
+
+    code = "concurrent_write"
+    status = 409
+
+
+class Store:
+    placeholder = "?"
+
+    def raw(self, session: Session) -> Any:
+        return session.connection().connection.driver_connection
+
+    # -- conversions -----------------------------------------------------------------------
+    def uid(self, value: uuid.UUID | None) -> Any:
+        return value
+
+    def to_uuid(self, value: Any) -> uuid.UUID | None:
+        return value
+
+    def _transfer(self, row: Sequence[Any]) -> StoredTransfer:
+        return StoredTransfer(
+            self.to_uuid(row[0]), row[1], row[2], row[3], self.to_uuid(row[4]), row[5], row[6],
+            row[7], row[8], row[9], row[10],
+        )  # type: ignore[arg-type]
+
+    # -- reads -----------------------------------------------------------------------------
+    def _in(self, conn: Any, sql: str, keys: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def fetch_transfers(self, conn: Any, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, StoredTransfer]:
+        keys = [self.uid(i) for i in ids]
+        sql = f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id {{IN}}"
+        out = {}
+        for row in self._in(conn, sql, keys):
+            t = self._transfer(row)
+            out[t.id] = t
+        return out
+
+    def fetch_failed(
+        self, conn: Any, ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[StoredTransfer, Result]]:
+        keys = [self.uid(i) for i in ids]
+        sql = f"SELECT {FAILED_COLUMNS} FROM ledger_failed_transfers WHERE id {{IN}}"
+        out = {}
+        for row in self._in(conn, sql, keys):
+            t = StoredTransfer(
+                self.to_uuid(row[0]), row[1], row[2], row[3], self.to_uuid(row[4]), row[5],  # type: ignore[arg-type]
+                row[6], row[7], row[8], None, row[9],
+            )
+            out[t.id] = (t, Result(row[10]))
+        return out
+
+    def fetch_resolutions(self, conn: Any, pending_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        from card_service.ledger.rules import EXPIRY_CODE, POST
+
+        keys = [self.uid(i) for i in pending_ids]
+        sql = "SELECT pending_id, flags, code FROM ledger_transfers WHERE pending_id {IN}"
+        out = {}
+        for pid, flags, code in self._in(conn, sql, keys):
+            kind = "posted" if flags & POST else ("expired" if code == EXPIRY_CODE else "voided")
+            out[self.to_uuid(pid)] = kind
+        return out  # type: ignore[return-value]
+
+    def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
+        raise NotImplementedError
+
+    # -- writes ----------------------------------------------------------------------------
+    def next_batch_id(self, conn: Any) -> int:
+        raise NotImplementedError
+
+    def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, digest: bytes,
+              accounts: dict[int, AccountState]) -> None:
+        raise NotImplementedError
+
+    def _failed_rows(self, out: BatchOutput) -> list[tuple[Any, ...]]:
+        return [
+            (self.uid(t.id), t.debit_account_id, t.credit_account_id, t.amount_cents,
+             self.uid(t.pending_id), t.code, t.user_data, t.flags, t.timeout_s, t.timestamp,
+             result.value)
+            for t, result in out.failed
+        ]
+
+    # -- sealing ---------------------------------------------------------------------------
+    def lock_seal_state(self, conn: Any) -> tuple[int, bytes, int]:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT position, chain_hash, horizon FROM ledger_seal_state WHERE id = 1"
+            + self.for_update
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise LedgerError("ledger_seal_state is missing: run the migrations")
+        return int(row[0]), bytes(row[1]), int(row[2])
+
+    for_update = ""
+
+    def seal_horizon(self, conn: Any) -> int:
+        raise NotImplementedError
+
+    def batches_to_seal(self, conn: Any, low: int, high: int) -> list[tuple[int, bytes]]:
+        p = self.placeholder
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT b.id, b.content_hash FROM ledger_batches b "
+            "LEFT JOIN ledger_chain c ON c.batch_id = b.id "
+            f"WHERE b.seal_key >= {p} AND b.seal_key < {p} AND c.batch_id IS NULL "
+            "ORDER BY b.seal_key, b.id",
+            (low, high),
+        )
+        return [(int(i), bytes(h)) for i, h in cur.fetchall()]
+
+    def append_chain(self, conn: Any, links: list[tuple[int, int, bytes]], position: int,
+                     head: bytes, horizon: int) -> None:
+        p = self.placeholder
+        cur = conn.cursor()
+        if links:
+            cur.executemany(
+                f"INSERT INTO ledger_chain (position, batch_id, chain_hash) VALUES ({p}, {p}, {p})",
+                links,
+            )
+        cur.execute(
+            f"UPDATE ledger_seal_state SET position = {p}, chain_hash = {p}, horizon = {p} "
+            "WHERE id = 1",
+            (position, head, horizon),
+        )
+
+
+class SQLiteStore(Store):
+    def uid(self, value: uuid.UUID | None) -> Any:
+        return None if value is None else value.bytes
+
+    def to_uuid(self, value: Any) -> uuid.UUID | None:
+        return None if value is None else uuid.UUID(bytes=bytes(value))
+
+    def _in(self, conn: Any, sql: str, keys: Sequence[Any]) -> list[Any]:
+        rows: list[Any] = []
+        for i in range(0, len(keys), CHUNK):
+            chunk = keys[i : i + CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows.extend(conn.execute(sql.replace("{IN}", f"IN ({marks})"), chunk).fetchall())
+        return rows
+
+    def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
+        # BEGIN IMMEDIATE already holds the database's write lock for this transaction.
+        sql = f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id {{IN}}"
+        return {r[0]: AccountState(*r) for r in self._in(conn, sql, list(ids))}
+
+    def next_batch_id(self, conn: Any) -> int:
+        return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM ledger_batches").fetchone()[0])
+
+    def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, digest: bytes,
+              accounts: dict[int, AccountState]) -> None:
+        try:
+            if out.transfers:
+                conn.execute(
+                    "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
+                    "seal_key) VALUES (?, ?, ?, ?, ?)",
+                    (batch_id, ts, len(out.transfers), digest, batch_id),
+                )
+                conn.executemany(
+                    f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}, batch_id) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (t[0].bytes, t[1], t[2], t[3], t[4].bytes if t[4] else None, t[5], t[6],
+                         t[7], t[8], t[9], t[10], batch_id)
+                        for t in out.transfers
+                    ],
+                )
+                conn.executemany(
+                    "INSERT INTO ledger_entries (account_id, timestamp, transfer_id, is_debit, "
+                    "posted_delta, pending_delta, balance_after_cents) VALUES (?,?,?,?,?,?,?)",
+                    [(e[0], e[1], e[2].bytes, e[3], e[4], e[5], e[6]) for e in out.entries],
+                )
+            if out.failed:
+                conn.executemany(
+                    f"INSERT INTO ledger_failed_transfers ({FAILED_COLUMNS}) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    self._failed_rows(out),
+                )
+            conn.executemany(
+                "UPDATE ledger_accounts SET debits_posted = ?, credits_posted = ?, "
+                "debits_pending = ?, credits_pending = ?, timestamp_last = ? WHERE id = ?",
+                [
+                    (a.dp, a.cp, a.dpe, a.cpe, a.ts_last, a.id)
+                    for a in (accounts[i] for i in out.touched)
+                ],
+            )
+        except Exception as exc:  # sqlite3.IntegrityError: a same id written by another writer
+            if "UNIQUE" in str(exc):
+                raise ConcurrentWrite(str(exc)) from exc
+            raise
+
+    def seal_horizon(self, conn: Any) -> int:
+        # One writer at a time: every batch visible now is committed and final.
+        return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM ledger_batches").fetchone()[0])
+
+
+class PostgresStore(Store):
+    placeholder = "%s"
+    for_update = " FOR UPDATE"
+
+    def _in(self, conn: Any, sql: str, keys: Sequence[Any]) -> list[Any]:
+        if not keys:
+            return []
+        cur = conn.cursor()
+        cur.execute(sql.replace("{IN}", "= ANY(%s)"), (list(keys),))
+        return list(cur.fetchall())
+
+    def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
+        cur = conn.cursor()
+        # ORDER BY below FOR UPDATE: rows are locked in id order, so batches never deadlock.
+        cur.execute(
+            f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s) "
+            "ORDER BY id FOR UPDATE",
+            (list(ids),),
+        )
+        return {r[0]: AccountState(*r) for r in cur.fetchall()}
+
+    def next_batch_id(self, conn: Any) -> int:
+        cur = conn.cursor()
+        cur.execute("SELECT nextval('ledger_batches_id_seq')")
+        return int(cur.fetchone()[0])
+
+    def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, digest: bytes,
+              accounts: dict[int, AccountState]) -> None:
+        import psycopg
+
+        cur = conn.cursor()
+        try:
+            if out.transfers:
+                cur.execute(
+                    "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
+                    "seal_key) VALUES (%s, %s, %s, %s, pg_current_xact_id()::text::bigint)",
+                    (batch_id, ts, len(out.transfers), digest),
+                )
+                self._insert(
+                    cur, "ledger_transfers", f"{TRANSFER_COLUMNS}, batch_id",
+                    [(*t, batch_id) for t in out.transfers],
+                )
+                self._insert(
+                    cur, "ledger_entries",
+                    "account_id, timestamp, transfer_id, is_debit, posted_delta, pending_delta, "
+                    "balance_after_cents",
+                    out.entries,
+                )
+            if out.failed:
+                self._insert(cur, "ledger_failed_transfers", FAILED_COLUMNS, self._failed_rows(out))
+            touched = [accounts[i] for i in out.touched]
+            cur.execute(
+                "UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, "
+                "debits_pending = v.dpe, credits_pending = v.cpe, timestamp_last = v.ts "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
+                "%s::bigint[], %s::bigint[]) AS v(id, dp, cp, dpe, cpe, ts) WHERE a.id = v.id",
+                (
+                    [a.id for a in touched], [a.dp for a in touched], [a.cp for a in touched],
+                    [a.dpe for a in touched], [a.cpe for a in touched],
+                    [a.ts_last for a in touched],
+                ),
+            )
+        except (psycopg.errors.UniqueViolation, IntegrityError) as exc:
+            raise ConcurrentWrite(str(exc)) from exc
+
+    @staticmethod
+    def _insert(cur: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        if len(rows) >= COPY_THRESHOLD:
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(rows[0]))
+            cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+
+    def seal_horizon(self, conn: Any) -> int:
+        # Every transaction with an id below xmin has finished: its batches are final.
+        cur = conn.cursor()
+        cur.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return int(cur.fetchone()[0])
+
+
+_SQLITE = SQLiteStore()
+_POSTGRES = PostgresStore()
+
+
+def store_for(session: Session) -> Store:
+    return _POSTGRES if session.get_bind().dialect.name == "postgresql" else _SQLITE
