@@ -18,6 +18,18 @@ class Settings(BaseSettings):
     ledger_maintenance_interval_s: float = 1.0
     host: str = "127.0.0.1"
     port: int = 8000
+    # Identity, staff and cards (issue 3). The PII keyring (master keys that wrap each holder's
+    # data key, and the national-id lookup key) comes from pii_keyring (JSON, for production
+    # secrets) or else from pii_keyring_path, generated on first use for the embedded default.
+    pii_keyring: str | None = None
+    pii_keyring_path: Path = Path("var") / "pii-keyring.json"
+    staff_session_minutes: int = 30
+    citizen_session_minutes: int = 15
+    staff_lockout_failures: int = 5
+    staff_lockout_minutes: int = 15
+    pin_max_failures: int = 3
+    card_validity_years: int = 5
+    card_renewal_window_days: int = 90
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,9 @@
 """Ledger tables. Only card_service.ledger writes them.
 
-Transfers, entries, failed ids, batches and the chain are append-only (database triggers refuse
-UPDATE and DELETE). The account row holds cached balances, changed in the same transaction as the
+Transfers, failed ids, batches and the chain are append-only (database triggers refuse UPDATE and
+DELETE). Each transfer row is both of its entries: it carries the debit and the credit account's
+posted balance after it, and the ``ledger_entries`` view (see the migration) shows them as two
+rows, one per account. The account row holds cached balances, changed in the same transaction as the
 entries that explain them; ``card-service ledger verify`` recomputes them from the entries.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, Index, LargeBinary, SmallInteger, String, text
+from sqlalchemy import BigInteger, Index, LargeBinary, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from card_service.models_base import Base, BigIntPK, UUIDBytes
@@ -44,13 +46,14 @@ class Transfer(Base):
             postgresql_where=text("pending_id IS NOT NULL"),
             sqlite_where=text("pending_id IS NOT NULL"),
         ),
+        Index("ix_ledger_transfers_debit_account", "debit_account_id", "timestamp"),
+        Index("ix_ledger_transfers_credit_account", "credit_account_id", "timestamp"),
         Index(
             "ix_ledger_transfers_expires_at",
             "expires_at",
             postgresql_where=text("expires_at IS NOT NULL"),
             sqlite_where=text("expires_at IS NOT NULL"),
         ),
-        {"sqlite_with_rowid": False},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUIDBytes, primary_key=True)
@@ -64,23 +67,10 @@ class Transfer(Base):
     timeout_s: Mapped[int] = mapped_column(BigInteger, default=0)
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     timestamp: Mapped[int] = mapped_column(BigInteger)
+    # The two entries of this transfer: each account's posted balance (credits - debits) after it.
+    debit_balance_after: Mapped[int] = mapped_column(BigInteger)
+    credit_balance_after: Mapped[int] = mapped_column(BigInteger)
     batch_id: Mapped[int] = mapped_column(BigInteger)
-
-
-class Entry(Base):
-    """One side of a transfer, on one account, with that account's posted balance after it."""
-
-    __tablename__ = "ledger_entries"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    transfer_id: Mapped[uuid.UUID] = mapped_column(UUIDBytes)
-    is_debit: Mapped[bool] = mapped_column(Boolean)
-    posted_delta: Mapped[int] = mapped_column(BigInteger)
-    pending_delta: Mapped[int] = mapped_column(BigInteger)
-    # credits_posted - debits_posted of the account once this entry applied.
-    balance_after_cents: Mapped[int] = mapped_column(BigInteger)
 
 
 class FailedTransfer(Base):

@@ -27,7 +27,10 @@ NS = 1_000_000_000
 
 
 class StoredTransfer(NamedTuple):
-    """A transfer as the ledger keeps it (column order of ledger_transfers, less batch_id)."""
+    """A transfer as the ledger keeps it (column order of ledger_transfers, less batch_id).
+
+    It is also both entries: the two accounts' posted balances after it.
+    """
 
     id: uuid.UUID
     debit_account_id: int
@@ -40,6 +43,8 @@ class StoredTransfer(NamedTuple):
     timeout_s: int
     expires_at: int | None
     timestamp: int
+    debit_balance_after: int = 0
+    credit_balance_after: int = 0
 
 
 class AccountState:
@@ -78,8 +83,6 @@ class BatchState:
 class BatchOutput:
     results: list[TransferResult] = field(default_factory=list)
     transfers: list[StoredTransfer] = field(default_factory=list)
-    # (account_id, timestamp, transfer_id, is_debit, posted_delta, pending_delta, balance_after)
-    entries: list[tuple[int, int, uuid.UUID, bool, int, int, int]] = field(default_factory=list)
     failed: list[tuple[StoredTransfer, Result]] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
 
@@ -87,10 +90,10 @@ class BatchOutput:
 class _Undo:
     """What a chain changed, so a failing chain leaves no trace."""
 
-    __slots__ = ("accounts", "known", "marks", "resolutions")
+    __slots__ = ("accounts", "known", "mark", "resolutions")
 
     def __init__(self, out: BatchOutput) -> None:
-        self.marks = (len(out.transfers), len(out.entries))
+        self.mark = len(out.transfers)
         self.accounts: dict[int, tuple[int, int, int, int, int]] = {}
         self.known: list[uuid.UUID] = []
         self.resolutions: list[uuid.UUID] = []
@@ -103,8 +106,7 @@ class _Undo:
         for acc_id, (dp, cp, dpe, cpe, ts) in self.accounts.items():
             acc = state.accounts[acc_id]
             acc.dp, acc.cp, acc.dpe, acc.cpe, acc.ts_last = dp, cp, dpe, cpe, ts
-        del out.transfers[self.marks[0] :]
-        del out.entries[self.marks[1] :]
+        del out.transfers[self.mark :]
         for key in self.known:
             state.known.pop(key, None)
         for key in self.resolutions:
@@ -129,6 +131,14 @@ def apply(
     n = len(requests)
     start = 0
     while start < n:
+        first = requests[start]
+        if not first.flags & LINKED:  # a lone transfer: it changes nothing unless it succeeds
+            res = _evaluate(first, base_ts + start, start, state, out, None, expiring)
+            if res.result is not Result.OK:
+                _remember_failure(first, res, base_ts + start, state, out)
+            out.results.append(res)
+            start += 1
+            continue
         end = start
         while end < n - 1 and requests[end].flags & LINKED:
             end += 1
@@ -147,7 +157,7 @@ def apply(
             if res.result is not Result.OK:
                 failed_at = i
                 break
-        if failed_at >= 0 and len(chain) > 1:
+        if failed_at >= 0:
             undo.rollback(state, out)
             for i in chain:
                 if i == failed_at:
@@ -160,14 +170,23 @@ def apply(
                     results[i - start] = replacement
                 else:
                     results.append(replacement)
-        failure = results[failed_at - start] if failed_at >= 0 else None
-        if failure is not None and not failure.replayed and failure.result in STICKY_FAILURES:
-            req = requests[failed_at]
-            out.failed.append((_as_stored(req, None, base_ts + failed_at), failure.result))
-            state.failed[req.id] = (_as_stored(req, None, base_ts + failed_at), failure.result)
+        if failed_at >= 0:
+            failure = results[failed_at - start]
+            _remember_failure(requests[failed_at], failure, base_ts + failed_at, state, out)
         out.results.extend(results)
         start = end + 1
     return out
+
+
+def _remember_failure(
+    req: TransferRequest, res: TransferResult, ts: int, state: BatchState, out: BatchOutput
+) -> None:
+    """Keep a state-dependent failure, so a retry of the same id cannot turn into a success."""
+    if res.replayed or res.result not in STICKY_FAILURES:
+        return
+    stored = _as_stored(req, None, ts)
+    out.failed.append((stored, res.result))
+    state.failed[req.id] = (stored, res.result)
 
 
 def _evaluate(
@@ -176,7 +195,7 @@ def _evaluate(
     index: int,
     state: BatchState,
     out: BatchOutput,
-    undo: _Undo,
+    undo: _Undo | None,
     expiring: bool,
 ) -> TransferResult:
     code = _decide(req, ts, state, out, undo, expiring)
@@ -190,7 +209,7 @@ def _decide(
     ts: int,
     state: BatchState,
     out: BatchOutput,
-    undo: _Undo,
+    undo: _Undo | None,
     expiring: bool,
 ) -> Result | TransferResult:
     if req.id.int == 0:
@@ -234,22 +253,39 @@ def _decide(
         return Result.EXCEEDS_CREDITS
     if cr.flags & CMNED and cr.cpe + cr.cp + amount > cr.dp + cr.floor:
         return Result.EXCEEDS_DEBITS
-    undo.touch(dr)
-    undo.touch(cr)
+    if undo is not None:
+        undo.touch(dr)
+        undo.touch(cr)
     if kind:
         dr.dpe += amount
         cr.cpe += amount
-        posted, pending = 0, amount
         expires = ts + req.timeout_s * NS if req.timeout_s else None
     else:
         dr.dp += amount
         cr.cp += amount
-        posted, pending, expires = amount, 0, None
-    stored = StoredTransfer(
-        req.id, dr.id, cr.id, amount, None, req.code, req.user_data, flags, req.timeout_s,
-        expires, ts,
+        expires = None
+    _record(
+        StoredTransfer(
+            req.id,
+            dr.id,
+            cr.id,
+            amount,
+            None,
+            req.code,
+            req.user_data,
+            flags,
+            req.timeout_s,
+            expires,
+            ts,
+            dr.cp - dr.dp,
+            cr.cp - cr.dp,
+        ),
+        dr,
+        cr,
+        state,
+        out,
+        undo,
     )
-    _record(stored, dr, cr, posted, pending, state, out, undo)
     return Result.OK
 
 
@@ -259,7 +295,7 @@ def _resolve(
     kind: int,
     state: BatchState,
     out: BatchOutput,
-    undo: _Undo,
+    undo: _Undo | None,
     expiring: bool,
 ) -> Result:
     pid = req.pending_id
@@ -281,7 +317,9 @@ def _resolve(
         return Result.PENDING_TRANSFER_ALREADY_POSTED
     if done == "voided":
         return Result.PENDING_TRANSFER_ALREADY_VOIDED
-    if done == "expired" or (not expiring and hold.expires_at is not None and ts >= hold.expires_at):
+    if done == "expired" or (
+        not expiring and hold.expires_at is not None and ts >= hold.expires_at
+    ):
         return Result.PENDING_TRANSFER_EXPIRED
     held = hold.amount_cents or 0
     amount = req.amount_cents
@@ -297,19 +335,39 @@ def _resolve(
         amount = held
     dr = state.accounts[hold.debit_account_id]
     cr = state.accounts[hold.credit_account_id]
-    undo.touch(dr)
-    undo.touch(cr)
+    if undo is not None:
+        undo.touch(dr)
+        undo.touch(cr)
     dr.dpe -= held
     cr.cpe -= held
     posted = amount if kind & POST else 0
     dr.dp += posted
     cr.cp += posted
-    stored = StoredTransfer(
-        req.id, dr.id, cr.id, amount, pid, req.code, req.user_data, req.flags, 0, None, ts
+    _record(
+        StoredTransfer(
+            req.id,
+            dr.id,
+            cr.id,
+            amount,
+            pid,
+            req.code,
+            req.user_data,
+            req.flags,
+            0,
+            None,
+            ts,
+            dr.cp - dr.dp,
+            cr.cp - cr.dp,
+        ),
+        dr,
+        cr,
+        state,
+        out,
+        undo,
     )
-    _record(stored, dr, cr, posted, -held, state, out, undo)
     state.resolutions[pid] = "posted" if kind & POST else ("expired" if expiring else "voided")
-    undo.resolutions.append(pid)
+    if undo is not None:
+        undo.resolutions.append(pid)
     return Result.OK
 
 
@@ -317,21 +375,17 @@ def _record(
     stored: StoredTransfer,
     dr: AccountState,
     cr: AccountState,
-    posted: int,
-    pending: int,
     state: BatchState,
     out: BatchOutput,
-    undo: _Undo,
+    undo: _Undo | None,
 ) -> None:
-    ts = stored.timestamp
-    dr.ts_last = cr.ts_last = ts
+    dr.ts_last = cr.ts_last = stored.timestamp
     out.transfers.append(stored)
-    out.entries.append((dr.id, ts, stored.id, True, posted, pending, dr.cp - dr.dp))
-    out.entries.append((cr.id, ts, stored.id, False, posted, pending, cr.cp - cr.dp))
     out.touched.add(dr.id)
     out.touched.add(cr.id)
     state.known[stored.id] = stored
-    undo.known.append(stored.id)
+    if undo is not None:
+        undo.known.append(stored.id)
 
 
 def _difference(req: TransferRequest, stored: StoredTransfer) -> Result | None:
@@ -362,6 +416,15 @@ def _difference(req: TransferRequest, stored: StoredTransfer) -> Result | None:
 
 def _as_stored(req: TransferRequest, expires: int | None, ts: int) -> StoredTransfer:
     return StoredTransfer(
-        req.id, req.debit_account_id, req.credit_account_id, req.amount_cents, req.pending_id,
-        req.code, req.user_data, req.flags, req.timeout_s, expires, ts,
+        req.id,
+        req.debit_account_id,
+        req.credit_account_id,
+        req.amount_cents,
+        req.pending_id,
+        req.code,
+        req.user_data,
+        req.flags,
+        req.timeout_s,
+        expires,
+        ts,
     )

@@ -1,11 +1,11 @@
-"""Ledger inputs and outputs. Plain slotted dataclasses: the batch path builds thousands per call."""
+"""Ledger inputs and outputs: slotted dataclasses and tuples, as a batch builds thousands."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from enum import IntFlag
-from typing import Any
+from typing import Any, NamedTuple
 
 from card_service.ledger.results import MalformedTransfer, Result
 
@@ -64,9 +64,8 @@ class TransferRequest:
             raise MalformedTransfer(f"malformed transfer: {exc}") from exc
 
 
-@dataclass(slots=True, frozen=True)
-class TransferResult:
-    index: int
+class TransferResult(NamedTuple):
+    position: int  # the request's place in the batch
     id: uuid.UUID
     result: Result
     timestamp: int | None = None
@@ -104,6 +103,8 @@ class AccountBalance:
 
 @dataclass(slots=True, frozen=True)
 class HistoryEntry:
+    """One entry of an account's history: a transfer seen from that account."""
+
     transfer_id: uuid.UUID
     timestamp: int
     is_debit: bool

@@ -23,11 +23,11 @@ GENESIS = b"\x00" * 32
 
 def transfer_bytes(t: StoredTransfer | tuple[Any, ...]) -> bytes:
     """The canonical form of one transfer, as hashed at commit and again by verify."""
-    (tid, dr, cr, amount, pending, code, user_data, flags, timeout, expires, ts) = t[:11]
+    (tid, dr, cr, amount, pending, code, user_data, flags, timeout, expires, ts, drb, crb) = t[:13]
     return (
         f"{tid.hex}|{dr}|{cr}|{amount}|{pending.hex if pending else ''}|{code}|"
         f"{user_data if user_data is not None else ''}|{flags}|{timeout}|"
-        f"{expires if expires is not None else ''}|{ts}\n"
+        f"{expires if expires is not None else ''}|{ts}|{drb}|{crb}\n"
     ).encode()
 
 

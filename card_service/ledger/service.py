@@ -25,6 +25,7 @@ from card_service.ledger.schemas import (
     MAX_BATCH,
     AccountBalance,
     AccountFlags,
+    HistoryEntry,
     TransferRequest,
     TransferResult,
 )
@@ -46,9 +47,18 @@ def open_account(
     if floor_cents is not None and floor_cents < 0:
         raise ValueError("floor_cents is how far below zero the balance may go: 0 or more")
     account = Account(
-        code=code, kind=kind, currency=currency, flags=int(flags), floor_cents=floor_cents,
-        debits_posted=0, credits_posted=0, debits_pending=0, credits_pending=0,
-        timestamp_last=0, user_data=user_data, created_at=now_ns(),
+        code=code,
+        kind=kind,
+        currency=currency,
+        flags=int(flags),
+        floor_cents=floor_cents,
+        debits_posted=0,
+        credits_posted=0,
+        debits_pending=0,
+        credits_pending=0,
+        timestamp_last=0,
+        user_data=user_data,
+        created_at=now_ns(),
     )
     try:
         with session.begin_nested():
@@ -77,8 +87,16 @@ def balance(session: Session, account_id: int) -> AccountBalance:
     a = get_account(session, account_id)
     session.refresh(a)
     return AccountBalance(
-        a.id, a.code, a.kind, a.currency, a.flags, a.floor_cents, a.debits_posted,
-        a.credits_posted, a.debits_pending, a.credits_pending,
+        a.id,
+        a.code,
+        a.kind,
+        a.currency,
+        a.flags,
+        a.floor_cents,
+        a.debits_posted,
+        a.credits_posted,
+        a.debits_pending,
+        a.credits_pending,
     )
 
 
@@ -157,8 +175,12 @@ def expire_holds(session: Session, now: int | None = None, limit: int = 5000) ->
         assert hold_id is not None
         voids.append(
             TransferRequest(
-                id=uuid.uuid5(hold_id, "expired"), debit_account_id=0, credit_account_id=0,
-                amount_cents=None, code=rules.EXPIRY_CODE, pending_id=hold_id,
+                id=uuid.uuid5(hold_id, "expired"),
+                debit_account_id=0,
+                credit_account_id=0,
+                amount_cents=None,
+                code=rules.EXPIRY_CODE,
+                pending_id=hold_id,
                 flags=rules.VOID,
             )
         )
@@ -166,3 +188,40 @@ def expire_holds(session: Session, now: int | None = None, limit: int = 5000) ->
         return 0
     results = create_transfers(session, voids, _expiring=True)
     return sum(1 for r in results if r.ok and not r.replayed)
+
+
+def history(
+    session: Session,
+    account_id: int,
+    *,
+    limit: int = 50,
+    from_ts: int | None = None,
+    to_ts: int | None = None,
+) -> list[HistoryEntry]:
+    """An account's entries, newest first, optionally within [from_ts, to_ts) (ns)."""
+    from sqlalchemy import text
+
+    rows = session.execute(
+        text(
+            "SELECT transfer_id, timestamp, is_debit, posted_delta, pending_delta, "
+            "balance_after_cents, code, user_data, other_account_id FROM ledger_entries "
+            "WHERE account_id = :a AND timestamp >= :lo AND timestamp < :hi "
+            "ORDER BY timestamp DESC LIMIT :n"
+        ),
+        {"a": account_id, "lo": from_ts or 0, "hi": to_ts or 2**63 - 1, "n": limit},
+    )
+    store = store_for(session)
+    return [
+        HistoryEntry(
+            store.to_id(r[0]),
+            int(r[1]),
+            bool(r[2]),
+            int(r[3]),
+            int(r[4]),
+            int(r[5]),
+            r[6],
+            r[7],
+            int(r[8]),
+        )
+        for r in rows
+    ]
