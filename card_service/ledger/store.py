@@ -340,37 +340,52 @@ class PostgresStore(Store):
 
         cur = conn.cursor()
         try:
-            if out.transfers:
-                cur.execute(
-                    "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
-                    "seal_key) VALUES (%s, %s, %s, %s, pg_current_xact_id()::text::bigint)",
-                    (batch_id, ts, len(out.transfers), digest),
-                )
-                self._insert(
-                    cur,
-                    "ledger_transfers",
-                    f"{TRANSFER_COLUMNS}, batch_id",
-                    [(*t, batch_id) for t in out.transfers],
-                )
-            if out.failed:
-                self._insert(cur, "ledger_failed_transfers", FAILED_COLUMNS, self._failed_rows(out))
-            touched = [accounts[i] for i in out.touched]
-            cur.execute(
-                "UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, "
-                "debits_pending = v.dpe, credits_pending = v.cpe, timestamp_last = v.ts "
-                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
-                "%s::bigint[], %s::bigint[]) AS v(id, dp, cp, dpe, cpe, ts) WHERE a.id = v.id",
-                (
-                    _array([a.id for a in touched]),
-                    _array([a.dp for a in touched]),
-                    _array([a.cp for a in touched]),
-                    _array([a.dpe for a in touched]),
-                    _array([a.cpe for a in touched]),
-                    _array([a.ts_last for a in touched]),
-                ),
-            )
+            if len(out.transfers) < COPY_THRESHOLD:  # every write in one round trip
+                with conn.pipeline():
+                    self._write(cur, batch_id, ts, out, digest, accounts)
+            else:  # COPY cannot run in pipeline mode
+                self._write(cur, batch_id, ts, out, digest, accounts)
         except (psycopg.errors.UniqueViolation, IntegrityError) as exc:
             raise ConcurrentWrite(str(exc)) from exc
+
+    def _write(
+        self,
+        cur: Any,
+        batch_id: int,
+        ts: int,
+        out: BatchOutput,
+        digest: bytes,
+        accounts: dict[int, AccountState],
+    ) -> None:
+        if out.transfers:
+            cur.execute(
+                "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
+                "seal_key) VALUES (%s, %s, %s, %s, pg_current_xact_id()::text::bigint)",
+                (batch_id, ts, len(out.transfers), digest),
+            )
+            self._insert(
+                cur,
+                "ledger_transfers",
+                f"{TRANSFER_COLUMNS}, batch_id",
+                [(*t, batch_id) for t in out.transfers],
+            )
+        if out.failed:
+            self._insert(cur, "ledger_failed_transfers", FAILED_COLUMNS, self._failed_rows(out))
+        touched = [accounts[i] for i in out.touched]
+        cur.execute(
+            "UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp, "
+            "debits_pending = v.dpe, credits_pending = v.cpe, timestamp_last = v.ts "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
+            "%s::bigint[], %s::bigint[]) AS v(id, dp, cp, dpe, cpe, ts) WHERE a.id = v.id",
+            (
+                _array([a.id for a in touched]),
+                _array([a.dp for a in touched]),
+                _array([a.cp for a in touched]),
+                _array([a.dpe for a in touched]),
+                _array([a.cpe for a in touched]),
+                _array([a.ts_last for a in touched]),
+            ),
+        )
 
     @staticmethod
     def _insert(cur: Any, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
