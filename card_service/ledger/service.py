@@ -117,31 +117,13 @@ def create_transfers(
     conn = store.raw(session)
     ids = [r.id for r in requests]
     hold_ids = {r.pending_id for r in requests if r.pending_id is not None}
-    # Transfers and failed ids never change once written, so what an id already means is read
-    # before any lock: the critical section on hot accounts stays short. Should another
-    # transaction write one of these ids meanwhile, the unique index refuses ours (ConcurrentWrite)
-    # and the caller's retry gets the stored answer.
-    known = store.fetch_transfers(conn, [*ids, *hold_ids])
-    failed = store.fetch_failed(conn, ids)
-    batch_id = store.next_batch_id(conn)
     account_ids = {r.debit_account_id for r in requests} | {r.credit_account_id for r in requests}
-    for hold_id in hold_ids:
-        hold = known.get(hold_id)
-        if hold is not None:
-            account_ids.update((hold.debit_account_id, hold.credit_account_id))
     account_ids.discard(0)
-    accounts = store.lock_accounts(conn, sorted(account_ids))
-    # Whether a hold is still open is state: read it under the lock of its accounts.
-    state = rules.BatchState(
-        accounts=accounts,
-        known=known,
-        failed=failed,
-        resolutions=store.fetch_resolutions(conn, hold_ids) if hold_ids else {},
-    )
+    state, batch_id = store.prepare(conn, ids, hold_ids, account_ids)
     base = rules.first_timestamp(state, now_ns())
     out = rules.apply(list(requests), state, base, expiring=_expiring)
     if out.transfers or out.failed:
-        store.write(conn, batch_id, base, out, content_hash(out.transfers), accounts)
+        store.write(conn, batch_id, base, out, content_hash(out.transfers), state.accounts)
     return out.results
 
 

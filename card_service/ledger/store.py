@@ -12,7 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from card_service.ledger.results import LedgerError, Result
-from card_service.ledger.rules import AccountState, BatchOutput, StoredTransfer
+from card_service.ledger.rules import (
+    EXPIRY_CODE,
+    POST,
+    AccountState,
+    BatchOutput,
+    BatchState,
+    StoredTransfer,
+)
 
 TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount_cents, pending_id, code, user_data, flags, "
@@ -87,44 +94,71 @@ class Store:
             out[t.id] = t
         return out
 
+    def _failed(self, row: Sequence[Any]) -> tuple[uuid.UUID, tuple[StoredTransfer, Result]]:
+        t = StoredTransfer(
+            self.to_id(row[0]),
+            row[1],
+            row[2],
+            row[3],
+            self.to_uuid(row[4]),
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            None,
+            row[9],
+        )
+        return t.id, (t, Result(row[10]))
+
+    def _resolution(self, row: Sequence[Any]) -> tuple[uuid.UUID, str]:
+        pid, flags, code = row
+        kind = "posted" if flags & POST else ("expired" if code == EXPIRY_CODE else "voided")
+        return self.to_id(pid), kind
+
     def fetch_failed(
         self, conn: Any, ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[StoredTransfer, Result]]:
         keys = [self.uid(i) for i in ids]
         sql = f"SELECT {FAILED_COLUMNS} FROM ledger_failed_transfers WHERE id {{IN}}"
-        out = {}
-        for row in self._in(conn, sql, keys):
-            t = StoredTransfer(
-                self.to_id(row[0]),
-                row[1],
-                row[2],
-                row[3],
-                self.to_uuid(row[4]),
-                row[5],
-                row[6],
-                row[7],
-                row[8],
-                None,
-                row[9],
-            )
-            out[t.id] = (t, Result(row[10]))
-        return out
+        return dict(map(self._failed, self._in(conn, sql, keys)))
 
     def fetch_resolutions(
         self, conn: Any, pending_ids: Iterable[uuid.UUID]
     ) -> dict[uuid.UUID, str]:
-        from card_service.ledger.rules import EXPIRY_CODE, POST
-
         keys = [self.uid(i) for i in pending_ids]
         sql = "SELECT pending_id, flags, code FROM ledger_transfers WHERE pending_id {IN}"
-        out = {}
-        for pid, flags, code in self._in(conn, sql, keys):
-            kind = "posted" if flags & POST else ("expired" if code == EXPIRY_CODE else "voided")
-            out[self.to_uuid(pid)] = kind
-        return out  # type: ignore[return-value]
+        return dict(map(self._resolution, self._in(conn, sql, keys)))
 
     def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
         raise NotImplementedError
+
+    def prepare(
+        self, conn: Any, ids: list[uuid.UUID], hold_ids: set[uuid.UUID], account_ids: set[int]
+    ) -> tuple[BatchState, int]:
+        """Everything a batch decides on, with its accounts locked; and the batch's id.
+
+        Transfers and failed ids never change once written, so what an id already means may be
+        read before the locks. Should another transaction write one of these ids meanwhile, the
+        unique index refuses ours (ConcurrentWrite) and the caller's retry gets the stored answer.
+        Whether a hold is still open is state: it is read after its accounts are locked.
+        """
+        holds = self._holds(conn, hold_ids, account_ids)
+        known = self.fetch_transfers(conn, ids)
+        known.update(holds)
+        failed = self.fetch_failed(conn, ids)
+        batch_id = self.next_batch_id(conn)
+        accounts = self.lock_accounts(conn, sorted(account_ids))
+        resolutions = self.fetch_resolutions(conn, hold_ids) if hold_ids else {}
+        return BatchState(accounts, known, failed, resolutions), batch_id
+
+    def _holds(
+        self, conn: Any, hold_ids: set[uuid.UUID], account_ids: set[int]
+    ) -> dict[uuid.UUID, StoredTransfer]:
+        """The holds a batch posts or voids; their accounts join the ones to lock."""
+        holds = self.fetch_transfers(conn, hold_ids) if hold_ids else {}
+        for hold in holds.values():
+            account_ids.update((hold.debit_account_id, hold.credit_account_id))
+        return holds
 
     # -- writes ----------------------------------------------------------------------------
     def next_batch_id(self, conn: Any) -> int:
@@ -326,6 +360,41 @@ class PostgresStore(Store):
         cur = conn.cursor()
         cur.execute("SELECT nextval('ledger_batches_id_seq')")
         return int(cur.fetchone()[0])
+
+    def prepare(
+        self, conn: Any, ids: list[uuid.UUID], hold_ids: set[uuid.UUID], account_ids: set[int]
+    ) -> tuple[BatchState, int]:
+        """As Store.prepare, in one round trip: the reads, the batch id and the locks pipelined."""
+        holds = self._holds(conn, hold_ids, account_ids)
+        cursors = [conn.cursor() for _ in range(5)]
+        with conn.pipeline():
+            cursors[0].execute(
+                f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::uuid[])",
+                (_array(ids),),
+            )
+            cursors[1].execute(
+                f"SELECT {FAILED_COLUMNS} FROM ledger_failed_transfers WHERE id = ANY(%s::uuid[])",
+                (_array(ids),),
+            )
+            cursors[2].execute("SELECT nextval('ledger_batches_id_seq')")
+            cursors[3].execute(
+                f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts "
+                "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                (_array(sorted(account_ids)),),
+            )
+            if hold_ids:
+                cursors[4].execute(
+                    "SELECT pending_id, flags, code FROM ledger_transfers "
+                    "WHERE pending_id = ANY(%s::uuid[])",
+                    (_array(hold_ids),),
+                )
+        known = {t.id: t for t in map(self._transfer, cursors[0].fetchall())}
+        known.update(holds)
+        failed = dict(map(self._failed, cursors[1].fetchall()))
+        batch_id = int(cursors[2].fetchone()[0])
+        accounts = {r[0]: AccountState(*r) for r in cursors[3].fetchall()}
+        resolutions = dict(map(self._resolution, cursors[4].fetchall())) if hold_ids else {}
+        return BatchState(accounts, known, failed, resolutions), batch_id
 
     def write(
         self,
