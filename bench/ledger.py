@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg  # noqa: E402
+import psycopg
 
-from card_service.db import make_engine, make_sessionmaker, transaction  # noqa: E402
-from card_service.ledger import service as ledger  # noqa: E402
-from card_service.ledger.ids import time_ordered_id  # noqa: E402
-from card_service.ledger.schemas import AccountFlags, TransferRequest  # noqa: E402
-from card_service.migrate import upgrade  # noqa: E402
+from card_service.db import make_engine, make_sessionmaker, transaction
+from card_service.ledger import service as ledger
+from card_service.ledger.ids import time_ordered_id
+from card_service.ledger.schemas import AccountFlags, TransferRequest
+from card_service.migrate import upgrade
 
 PG_ADMIN = os.environ.get("CARD_SERVICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PURSES, HOT = 10_000, 20
@@ -42,15 +42,27 @@ def setup(url: str) -> tuple[list[int], list[int]]:
     with transaction(sessions) as s:
         bank = ledger.open_account(s, code="bank", kind="stripe_clearing").id
         purses = [
-            ledger.open_account(s, code=f"purse:{i}", kind="purse", floor_cents=500,
-                                flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS).id
+            ledger.open_account(
+                s,
+                code=f"purse:{i}",
+                kind="purse",
+                floor_cents=500,
+                flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+            ).id
             for i in range(PURSES)
         ]
-        hot = [ledger.open_account(s, code=f"revenue:{i}", kind="service_revenue").id for i in range(HOT)]
+        hot = [
+            ledger.open_account(s, code=f"revenue:{i}", kind="service_revenue").id
+            for i in range(HOT)
+        ]
     for i in range(0, PURSES, 5000):
         with transaction(sessions) as s:
             ledger.create_transfers(
-                s, [TransferRequest(time_ordered_id(), bank, p, 10_000_000, "topup") for p in purses[i:i + 5000]]
+                s,
+                [
+                    TransferRequest(time_ordered_id(), bank, p, 10_000_000, "topup")
+                    for p in purses[i : i + 5000]
+                ],
             )
     return purses, hot
 
@@ -58,8 +70,10 @@ def setup(url: str) -> tuple[list[int], list[int]]:
 def fares(purses: list[int], hot: list[int], n: int, seed: int) -> list[TransferRequest]:
     rng = random.Random(seed)
     p, h = zipf(len(purses), n, rng), zipf(len(hot), n, rng)
-    return [TransferRequest(time_ordered_id(), purses[a], hot[b], 1 + (a + b) % 150, "fare")
-            for a, b in zip(p, h, strict=True)]
+    return [
+        TransferRequest(time_ordered_id(), purses[a], hot[b], 1 + (a + b) % 150, "fare")
+        for a, b in zip(p, h, strict=True)
+    ]
 
 
 def batched(url: str, requests: list[TransferRequest], size: int) -> float:
@@ -67,13 +81,14 @@ def batched(url: str, requests: list[TransferRequest], size: int) -> float:
     start = time.perf_counter()
     for i in range(0, len(requests), size):
         with transaction(sessions) as s:
-            results = ledger.create_transfers(s, requests[i:i + size])
+            results = ledger.create_transfers(s, requests[i : i + size])
         assert all(r.ok for r in results)
     return len(requests) / (time.perf_counter() - start)
 
 
-def _client(url: str, purses: list[int], hot: list[int], n: int, seed: int, start_at: float,
-            out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _client(
+    url: str, purses: list[int], hot: list[int], n: int, seed: int, start_at: float, out: mp.Queue
+) -> None:  # type: ignore[type-arg]
     requests = fares(purses, hot, n, seed)
     sessions = make_sessionmaker(make_engine(url, pool_size=1))
     while time.time() < start_at:
@@ -88,8 +103,10 @@ def _client(url: str, purses: list[int], hot: list[int], n: int, seed: int, star
 def singles(url: str, purses: list[int], hot: list[int], n: int, clients: int) -> float:
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     start_at = time.time() + 2
-    procs = [mp.Process(target=_client, args=(url, purses, hot, n // clients, 1000 + c, start_at, queue))
-             for c in range(clients)]
+    procs = [
+        mp.Process(target=_client, args=(url, purses, hot, n // clients, 1000 + c, start_at, queue))
+        for c in range(clients)
+    ]
     for p in procs:
         p.start()
     done = [queue.get() for _ in procs]
@@ -100,7 +117,9 @@ def singles(url: str, purses: list[int], hot: list[int], n: int, clients: int) -
 
 def ceiling_pg(url: str, rows: int) -> float:
     with psycopg.connect(url.replace("+psycopg", "")) as conn:
-        conn.execute("CREATE TABLE bare (id uuid, dr bigint, cr bigint, amount bigint, code text, ts bigint)")
+        conn.execute(
+            "CREATE TABLE bare (id uuid, dr bigint, cr bigint, amount bigint, code text, ts bigint)"
+        )
         data = [(time_ordered_id(), i, i + 1, 100, "fare", i) for i in range(rows)]
         t = time.perf_counter()
         with conn.cursor().copy("COPY bare FROM STDIN") as copy:
@@ -153,8 +172,12 @@ def main() -> None:
     admin.execute(f'CREATE DATABASE "{db}"')
     try:
         url = PG_ADMIN.rsplit("/", 1)[0] + f"/{db}"
-        settings = admin.execute("SELECT current_setting('fsync'), current_setting('synchronous_commit')").fetchone()
-        assert settings == ("on", "on"), f"PostgreSQL must be durable for this benchmark: {settings}"
+        settings = admin.execute(
+            "SELECT current_setting('fsync'), current_setting('synchronous_commit')"
+        ).fetchone()
+        assert settings == ("on", "on"), (
+            f"PostgreSQL must be durable for this benchmark: {settings}"
+        )
         out["transfers_per_s"]["postgresql"] = run_backend("postgresql", url, n, single_n)
         out["ceiling_rows_per_s"]["postgresql"] = round(ceiling_pg(url, n))
     finally:

@@ -7,7 +7,9 @@ from card_service.config import Settings
 
 
 def test_health_openapi_and_problem_json(db_url):
-    with TestClient(create_app(Settings(database_url=db_url, ledger_maintenance_interval_s=0))) as c:
+    with TestClient(
+        create_app(Settings(database_url=db_url, ledger_maintenance_interval_s=0))
+    ) as c:
         assert c.get("/healthz").json()["status"] == "ok"
         assert c.get("/openapi.json").json()["info"]["title"] == "Citizen card service"
         missing = c.get("/no/such/route")

@@ -211,27 +211,30 @@ def _plain(req: TransferRequest, ts: int, index: int, state: BatchState, out: Ba
     dr.dp += amount
     cr.cp += amount
     dr.ts_last = cr.ts_last = ts
-    stored = StoredTransfer(
-        req.id,
-        dr.id,
-        cr.id,
-        amount,
-        None,
-        req.code,
-        req.user_data,
-        0,
-        0,
-        None,
-        ts,
-        dr.cp - dr.dp,
-        cr.cp - cr.dp,
-    )
+    stored = _stored(req, dr, cr, amount, None, None, ts)
     out.transfers.append(stored)
     out.touched.add(dr.id)
     out.touched.add(cr.id)
     state.known[req.id] = stored
     out.results.append(TransferResult(index, req.id, Result.OK, ts))
     return True
+
+
+def _stored(
+    req: TransferRequest,
+    dr: AccountState,
+    cr: AccountState,
+    amount: int,
+    pending_id: uuid.UUID | None,
+    expires: int | None,
+    ts: int,
+) -> StoredTransfer:
+    """The row for a transfer just applied to ``dr`` and ``cr`` (so their balances are after it)."""
+    timeout = 0 if pending_id is not None else req.timeout_s
+    return StoredTransfer(
+        req.id, dr.id, cr.id, amount, pending_id, req.code, req.user_data, req.flags, timeout,
+        expires, ts, dr.cp - dr.dp, cr.cp - cr.dp,
+    )  # fmt: skip
 
 
 def _remember_failure(
@@ -320,28 +323,7 @@ def _decide(
         dr.dp += amount
         cr.cp += amount
         expires = None
-    _record(
-        StoredTransfer(
-            req.id,
-            dr.id,
-            cr.id,
-            amount,
-            None,
-            req.code,
-            req.user_data,
-            flags,
-            req.timeout_s,
-            expires,
-            ts,
-            dr.cp - dr.dp,
-            cr.cp - cr.dp,
-        ),
-        dr,
-        cr,
-        state,
-        out,
-        undo,
-    )
+    _record(_stored(req, dr, cr, amount, None, expires, ts), dr, cr, state, out, undo)
     return Result.OK
 
 
@@ -399,28 +381,7 @@ def _resolve(
     posted = amount if kind & POST else 0
     dr.dp += posted
     cr.cp += posted
-    _record(
-        StoredTransfer(
-            req.id,
-            dr.id,
-            cr.id,
-            amount,
-            pid,
-            req.code,
-            req.user_data,
-            req.flags,
-            0,
-            None,
-            ts,
-            dr.cp - dr.dp,
-            cr.cp - cr.dp,
-        ),
-        dr,
-        cr,
-        state,
-        out,
-        undo,
-    )
+    _record(_stored(req, dr, cr, amount, pid, None, ts), dr, cr, state, out, undo)
     state.resolutions[pid] = "posted" if kind & POST else ("expired" if expiring else "voided")
     if undo is not None:
         undo.resolutions.append(pid)

@@ -63,20 +63,8 @@ class Store:
         return out
 
     def _transfer(self, row: Sequence[Any]) -> StoredTransfer:
-        return StoredTransfer(
-            self.to_id(row[0]),
-            row[1],
-            row[2],
-            row[3],
-            self.to_uuid(row[4]),
-            row[5],
-            row[6],
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-            row[11],
-            row[12],
+        return StoredTransfer._make(
+            (self.to_id(row[0]), *row[1:4], self.to_uuid(row[4]), *row[5:13])
         )
 
     # -- reads -----------------------------------------------------------------------------
@@ -95,18 +83,9 @@ class Store:
         return out
 
     def _failed(self, row: Sequence[Any]) -> tuple[uuid.UUID, tuple[StoredTransfer, Result]]:
-        t = StoredTransfer(
-            self.to_id(row[0]),
-            row[1],
-            row[2],
-            row[3],
-            self.to_uuid(row[4]),
-            row[5],
-            row[6],
-            row[7],
-            row[8],
-            None,
-            row[9],
+        # Failed rows have no expires_at; their stored columns are otherwise a transfer's.
+        t = StoredTransfer._make(
+            (self.to_id(row[0]), *row[1:4], self.to_uuid(row[4]), *row[5:9], None, row[9])
         )
         return t.id, (t, Result(row[10]))
 

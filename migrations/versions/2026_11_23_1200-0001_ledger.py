@@ -1,7 +1,7 @@
 """The double-entry ledger: accounts, append-only transfers, the entries view, batches, the chain.
 
 Revision ID: 0001_ledger
-Revises: 
+Revises: (none)
 Create Date: 2026-11-23 12:19:53.739316
 """
 

@@ -45,7 +45,10 @@ def test_verify_is_clean_then_names_a_wrong_cached_balance(sessions, funded):
     assert report.ok, report.problems
     assert report.checked["entries"] == 4
     with transaction(sessions) as s:
-        s.execute(text("UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = :a"), {"a": purse})
+        s.execute(
+            text("UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = :a"),
+            {"a": purse},
+        )
     with transaction(sessions) as s:
         report = verify(s)
     assert not report.ok

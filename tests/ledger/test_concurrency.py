@@ -20,8 +20,13 @@ def test_32_threads_debit_one_purse_with_a_floor(pg_url):
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as s:
         bank = ledger.open_account(s, code="bank", kind="t").id
-        purse = ledger.open_account(s, code="purse", kind="purse", floor_cents=100,
-                                    flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS).id
+        purse = ledger.open_account(
+            s,
+            code="purse",
+            kind="purse",
+            floor_cents=100,
+            flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+        ).id
         bus = ledger.open_account(s, code="bus", kind="service_revenue").id
         ledger.create_transfer(s, TransferRequest(uuid.uuid4(), bank, purse, 1_000, "topup"))
     # 1,000 cents + 100 floor = 1,100: eleven fares of 100 fit, twenty-one do not.

@@ -45,7 +45,9 @@ def test_sigkill_during_settlement_leaves_whole_batches_only(db_url):
         dst = ledger.open_account(s, code="dst", kind="t").id
     proc = subprocess.Popen(
         [sys.executable, "-c", SETTLER, db_url, str(src), str(dst)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
     )
     assert proc.stdout is not None
     # Wait until two batches are committed, then kill it while it writes the next ones.

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from card_service.db import transaction
 from card_service.ledger import clock
@@ -20,7 +26,10 @@ from card_service.ledger.seal import seal
 from card_service.ledger.verify import verify
 
 PENDING, POST, VOID, LINKED = (
-    TransferFlags.PENDING, TransferFlags.POST_PENDING, TransferFlags.VOID_PENDING, TransferFlags.LINKED
+    TransferFlags.PENDING,
+    TransferFlags.POST_PENDING,
+    TransferFlags.VOID_PENDING,
+    TransferFlags.LINKED,
 )
 S = 1_000_000_000
 
@@ -58,9 +67,11 @@ class Model:
             if h is None:
                 return "pending_transfer_not_found"
             if h.state != "open":
-                return {"posted": "pending_transfer_already_posted",
-                        "voided": "pending_transfer_already_voided",
-                        "expired": "pending_transfer_expired"}[h.state]
+                return {
+                    "posted": "pending_transfer_already_posted",
+                    "voided": "pending_transfer_already_voided",
+                    "expired": "pending_transfer_expired",
+                }[h.state]
             if h.expires_at is not None and now >= h.expires_at:
                 return "pending_transfer_expired"
             amount = h.amount if r.amount_cents is None else r.amount_cents
@@ -79,8 +90,12 @@ class Model:
         self.bal[r.debit_account_id][i] += r.amount_cents  # type: ignore[operator]
         self.bal[r.credit_account_id][i + 1] += r.amount_cents  # type: ignore[operator]
         if r.flags & PENDING:
-            self.holds[r.id] = Hold(r.debit_account_id, r.credit_account_id, r.amount_cents,  # type: ignore[arg-type]
-                                    None)
+            self.holds[r.id] = Hold(
+                r.debit_account_id,
+                r.credit_account_id,
+                r.amount_cents,  # type: ignore[arg-type]
+                None,
+            )
         return "ok"
 
 
@@ -93,13 +108,19 @@ class LedgerMachine(RuleBasedStateMachine):
         with transaction(self.sessions) as s:
             self.bank = ledger.open_account(s, code=f"bank-{tag}", kind="t").id
             self.purses = [
-                ledger.open_account(s, code=f"p{i}-{tag}", kind="t",
-                                    flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-                                    floor_cents=floor).id
+                ledger.open_account(
+                    s,
+                    code=f"p{i}-{tag}",
+                    kind="t",
+                    flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                    floor_cents=floor,
+                ).id
                 for i, floor in enumerate((0, 150))
             ]
             self.rev = ledger.open_account(s, code=f"rev-{tag}", kind="t").id
-        self.model = Model({self.bank: None, self.purses[0]: 0, self.purses[1]: 150, self.rev: None})
+        self.model = Model(
+            {self.bank: None, self.purses[0]: 0, self.purses[1]: 150, self.rev: None}
+        )
         self.sent: list[tuple[TransferRequest, ...]] = []  # whole calls, as clients retry them
 
     def submit(self, *requests: TransferRequest) -> None:
@@ -146,15 +167,20 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), amount=st.integers(1, 300), timeout=st.sampled_from([0, 5]))
     def hold(self, data: st.DataObject, amount: int, timeout: int) -> None:
         dr, cr = self.account(data)
-        self.submit(TransferRequest(uuid.uuid4(), dr, cr, amount, "h", flags=PENDING, timeout_s=timeout))
+        self.submit(
+            TransferRequest(uuid.uuid4(), dr, cr, amount, "h", flags=PENDING, timeout_s=timeout)
+        )
 
     @precondition(lambda self: self.model.holds)
     @rule(data=st.data(), part=st.one_of(st.none(), st.integers(1, 400)), post=st.booleans())
     def resolve(self, data: st.DataObject, part: int | None, post: bool) -> None:
         hold_id = data.draw(st.sampled_from(sorted(self.model.holds)))
         flags = POST if post else VOID
-        self.submit(TransferRequest(uuid.uuid4(), 0, 0, part if post else None, "r",
-                                    pending_id=hold_id, flags=flags))
+        self.submit(
+            TransferRequest(
+                uuid.uuid4(), 0, 0, part if post else None, "r", pending_id=hold_id, flags=flags
+            )
+        )
 
     @rule()
     def time_passes_and_holds_expire(self) -> None:
@@ -171,7 +197,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def linked_chain(self, data: st.DataObject, a: int, b: int) -> None:
         dr, cr = self.account(data)
         self.submit(
-            TransferRequest(uuid.uuid4(), self.bank, dr, a, "c", flags=LINKED) if dr != self.bank
+            TransferRequest(uuid.uuid4(), self.bank, dr, a, "c", flags=LINKED)
+            if dr != self.bank
             else TransferRequest(uuid.uuid4(), self.bank, cr, a, "c", flags=LINKED),
             TransferRequest(uuid.uuid4(), dr, cr, b, "c"),
         )
@@ -187,7 +214,12 @@ class LedgerMachine(RuleBasedStateMachine):
         with transaction(self.sessions) as s:
             for a, want in self.model.bal.items():
                 b = ledger.balance(s, a)
-                assert [b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending] == want
+                assert [
+                    b.debits_posted,
+                    b.credits_posted,
+                    b.debits_pending,
+                    b.credits_pending,
+                ] == want
 
     def teardown(self) -> None:
         with transaction(self.sessions) as s:
@@ -202,7 +234,10 @@ def test_ledger_agrees_with_a_simple_model(sessions):
     LedgerMachine.sessions = sessions
     run_state_machine_as_test(
         LedgerMachine,
-        settings=settings(max_examples=20, stateful_step_count=25, deadline=None,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                 HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
     )

@@ -11,7 +11,16 @@ from card_service.db import transaction
 from card_service.ledger import service as ledger
 from card_service.ledger.results import MalformedTransfer, TransferRejected
 from card_service.ledger.schemas import AccountFlags, TransferFlags, TransferRequest
-from tests.ledger.helpers import PURSE, balances, count_transfers, open_accounts, post, req, run, void
+from tests.ledger.helpers import (
+    PURSE,
+    balances,
+    count_transfers,
+    open_accounts,
+    post,
+    req,
+    run,
+    void,
+)
 
 NONE = AccountFlags.NONE
 
@@ -43,8 +52,10 @@ def test_a_transfer_moves_money_and_both_sides_see_it(sessions, accts):
         (lambda b, p, r: req(b, p, 5, id=uuid.UUID(int=0)), "id_must_not_be_zero"),
         (lambda b, p, r: req(b, p, 5, code=""), "code_must_not_be_empty"),
         (lambda b, p, r: req(b, p, 5, timeout_s=10), "timeout_reserved_for_pending_transfer"),
-        (lambda b, p, r: req(b, p, 5, flags=TransferFlags.PENDING | TransferFlags.POST_PENDING),
-         "flags_are_mutually_exclusive"),
+        (
+            lambda b, p, r: req(b, p, 5, flags=TransferFlags.PENDING | TransferFlags.POST_PENDING),
+            "flags_are_mutually_exclusive",
+        ),
         (lambda b, p, r: post(uuid.uuid4()), "pending_transfer_not_found"),
         (lambda b, p, r: req(b, p, 5, flags=TransferFlags.POST_PENDING), "pending_id_required"),
     ],
@@ -77,11 +88,25 @@ def test_a_purse_may_go_down_to_its_floor_and_no_further(sessions, accts):
 
 def test_malformed_ids_and_amounts_are_refused_before_the_ledger(accts):
     with pytest.raises(MalformedTransfer):
-        TransferRequest.parse({"id": "not-a-uuid", "debit_account_id": 1, "credit_account_id": 2,
-                               "amount_cents": 5, "code": "x"})
+        TransferRequest.parse(
+            {
+                "id": "not-a-uuid",
+                "debit_account_id": 1,
+                "credit_account_id": 2,
+                "amount_cents": 5,
+                "code": "x",
+            }
+        )
     with pytest.raises(MalformedTransfer):
-        TransferRequest.parse({"id": str(uuid.uuid4()), "debit_account_id": 1,
-                               "credit_account_id": 2, "amount_cents": 1.5, "code": "x"})
+        TransferRequest.parse(
+            {
+                "id": str(uuid.uuid4()),
+                "debit_account_id": 1,
+                "credit_account_id": 2,
+                "amount_cents": 1.5,
+                "code": "x",
+            }
+        )
 
 
 def test_same_id_same_content_returns_the_original_and_writes_once(sessions, accts):
@@ -212,7 +237,9 @@ def test_history_gives_the_balance_after_each_entry(sessions, accts):
         entries = ledger.history(s, purse)
     assert [e.balance_after_cents for e in entries] == [650, 850, 1000]
     assert [(e.is_debit, e.posted_delta, e.other_account_id) for e in entries] == [
-        (True, 200, bus), (True, 150, bus), (False, 1000, bank),
+        (True, 200, bus),
+        (True, 150, bus),
+        (False, 1000, bank),
     ]
     first_ts = entries[-1].timestamp
     with transaction(sessions) as s:
