@@ -85,7 +85,7 @@ class Store:
     def _failed(self, row: Sequence[Any]) -> tuple[uuid.UUID, tuple[StoredTransfer, Result]]:
         # Failed rows have no expires_at; their stored columns are otherwise a transfer's.
         t = StoredTransfer._make(
-            (self.to_id(row[0]), *row[1:4], self.to_uuid(row[4]), *row[5:9], None, row[9])
+            (self.to_id(row[0]), *row[1:4], self.to_uuid(row[4]), *row[5:9], None, row[9], 0, 0)
         )
         return t.id, (t, Result(row[10]))
 
