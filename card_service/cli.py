@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from card_service.cli_keys import keys_app
 from card_service.ledger.cli import ledger_app
 
 app = typer.Typer(help="The citizen card service.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()

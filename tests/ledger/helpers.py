@@ -69,3 +69,29 @@ def balances(sessions: sessionmaker[Session], account_id: int) -> tuple[int, int
 def count_transfers(sessions: sessionmaker[Session]) -> int:
     with transaction(sessions) as s:
         return int(s.execute(text("SELECT COUNT(*) FROM ledger_transfers")).scalar_one())
+
+
+def seal_everything(sessions: sessionmaker[Session], within_s: float = 30.0) -> None:
+    """Seal until every committed batch is chained.
+
+    On PostgreSQL a batch is chained once every older transaction of the whole server has ended
+    (docs/decisions/0002); other test workers' transactions can hold that back for a moment.
+    """
+    import time
+
+    from card_service.ledger.seal import seal
+
+    deadline = time.monotonic() + within_s
+    while True:
+        with transaction(sessions) as s:
+            seal(s)
+            left = s.execute(
+                text(
+                    "SELECT COUNT(*) FROM ledger_batches b "
+                    "LEFT JOIN ledger_chain c ON c.batch_id = b.id WHERE c.batch_id IS NULL"
+                )
+            ).scalar_one()
+        if not left:
+            return
+        assert time.monotonic() < deadline, f"{left} batches still not chained"
+        time.sleep(0.05)

@@ -8,9 +8,8 @@ from sqlalchemy.exc import DatabaseError
 
 from card_service.append_only import drop_statements
 from card_service.db import transaction
-from card_service.ledger.seal import seal
 from card_service.ledger.verify import verify
-from tests.ledger.helpers import PURSE, open_accounts, req, run
+from tests.ledger.helpers import PURSE, open_accounts, req, run, seal_everything
 
 
 @pytest.fixture
@@ -30,16 +29,14 @@ def funded(sessions):
     ],
 )
 def test_ledger_rows_cannot_be_updated_or_deleted(sessions, funded, statement):
-    with transaction(sessions) as s:
-        seal(s)
+    seal_everything(sessions)
     with pytest.raises(DatabaseError, match="append_only"), transaction(sessions) as s:
         s.execute(text(statement))
 
 
 def test_verify_is_clean_then_names_a_wrong_cached_balance(sessions, funded):
     _, purse = funded
-    with transaction(sessions) as s:
-        seal(s)
+    seal_everything(sessions)
     with transaction(sessions) as s:
         report = verify(s)
     assert report.ok, report.problems
@@ -56,8 +53,7 @@ def test_verify_is_clean_then_names_a_wrong_cached_balance(sessions, funded):
 
 
 def test_verify_names_the_batch_whose_transfers_were_altered(sessions, funded, engine):
-    with transaction(sessions) as s:
-        seal(s)
+    seal_everything(sessions)
     # An attacker with database rights drops the trigger and edits an amount.
     with transaction(sessions) as s:
         for statement in drop_statements(engine.dialect.name, "ledger_transfers"):

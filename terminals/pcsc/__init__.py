@@ -1,0 +1,1 @@
+"""PC/SC reader driver on pyscard: watches readers, runs card transactions on a worker."""

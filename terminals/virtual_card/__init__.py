@@ -1,0 +1,1 @@
+"""Our card application in software, reachable through the vpcd reader driver."""
