@@ -1,6 +1,17 @@
 """Imports every domain's tables so that Base.metadata is complete (Alembic, tests)."""
 
+from card_service.audit import models as audit_models
+from card_service.cards import models as cards_models
+from card_service.identity import models as identity_models
 from card_service.ledger import models as ledger_models
 from card_service.models_base import Base
+from card_service.staff import models as staff_models
 
-__all__ = ["Base", "ledger_models"]
+__all__ = [
+    "Base",
+    "audit_models",
+    "cards_models",
+    "identity_models",
+    "ledger_models",
+    "staff_models",
+]

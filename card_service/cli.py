@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import typer
 
+from card_service.audit.cli import audit_app
+from card_service.cards.cli import cards_app
 from card_service.cli_keys import keys_app
+from card_service.demo.cli import demo_app
+from card_service.identity.cli import rotate_pii
 from card_service.ledger.cli import ledger_app
+from card_service.staff.cli import staff_app
 
 app = typer.Typer(help="The citizen card service.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(cards_app, name="cards")
+app.add_typer(demo_app, name="demo")
+app.add_typer(staff_app, name="staff")
+keys_app.command("rotate-pii")(rotate_pii)
 
 
 @app.command()

@@ -26,7 +26,13 @@ def healthz(session: DbSession) -> dict[str, str]:
 
 def routers() -> list[APIRouter]:
     """Every router the service serves; each domain adds its own here."""
-    return [health]
+    from card_service.audit.endpoints import router as audit_router
+    from card_service.cards.endpoints import router as cards_router
+    from card_service.identity.endpoints import router as holders_router
+    from card_service.me.endpoints import router as me_router
+    from card_service.staff.endpoints import router as staff_router
+
+    return [health, staff_router, holders_router, cards_router, me_router, audit_router]
 
 
 async def _maintenance(app: FastAPI, interval_s: float) -> None:

@@ -48,9 +48,7 @@ def install(app: FastAPI) -> None:
 
     async def invalid(_req: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()
-        ]
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         return problem(422, "request_invalid", "the request is not valid", errors=errors)
 
     async def http(_req: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,1 @@
+"""Cards: issuance, lifecycle, replacement, PINs and the deny list."""

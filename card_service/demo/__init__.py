@@ -1,0 +1,1 @@
+"""The demo city: holders with cards and purses, staff and named personas."""

@@ -1,0 +1,1 @@
+"""Holders (persons and organisations), their encrypted personal data and the evidence behind it."""

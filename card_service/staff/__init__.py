@@ -1,0 +1,1 @@
+"""Staff accounts, roles, TOTP and sessions (staff and citizen)."""

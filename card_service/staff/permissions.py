@@ -1,0 +1,87 @@
+"""The permissions reference, generated from the routes' guards (docs/reference/permissions.md).
+
+Each route's roles come from the ``Allow``/``CitizenOnly`` dependency it declares, so the table
+cannot drift from the code; tests/api/test_permissions.py calls every route as every role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.routing import APIRoute
+
+from card_service.staff.http_auth import Allow, CitizenOnly
+
+AUDIENCES = ("clerk", "supervisor", "auditor", "admin", "citizen")
+PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class RoutePermission:
+    method: str
+    path: str
+    allowed: frozenset[str]  # roles, or {"public"}
+    summary: str
+
+    @property
+    def public(self) -> bool:
+        return PUBLIC in self.allowed
+
+
+def _guards(dependant: Any) -> set[str]:
+    found: set[str] = set()
+    for dep in dependant.dependencies:
+        if isinstance(dep.call, Allow):
+            found |= {str(r) for r in dep.call.roles}
+        elif isinstance(dep.call, CitizenOnly):
+            found.add("citizen")
+        found |= _guards(dep)
+    return found
+
+
+def table() -> list[RoutePermission]:
+    from card_service.api.app import routers
+
+    rows = []
+    for router in routers():
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            roles = _guards(route.dependant) or {PUBLIC}
+            doc = (route.endpoint.__doc__ or route.name.replace("_", " ")).strip()
+            for method in sorted(route.methods or ()):
+                rows.append(
+                    RoutePermission(method, route.path, frozenset(roles), doc.splitlines()[0])
+                )
+    return rows
+
+
+def markdown() -> str:
+    lines = [
+        "# Permissions",
+        "",
+        "Generated from the code by `card-service staff permissions --write "
+        "docs/reference/permissions.md`; do not edit by hand. tests/api/test_permissions.py "
+        "calls every route as every role and checks the answers against this table.",
+        "",
+        "Roles: **clerk** (the desk), **supervisor** (the desk's exceptions: unblock, revoke, "
+        "erase), **auditor** (reads the audit trail, nothing else), **admin** (staff accounts, "
+        "nothing about holders), **citizen** (a card-and-PIN session, only their own data). "
+        "*public* routes need no session (they check a password, TOTP code or PIN themselves). "
+        "A refusal is `403 forbidden` and an audit record with outcome `denied`; no session is "
+        "`401 authentication_required`, an expired one `401 session_expired`.",
+        "",
+        "| Method | Path | " + " | ".join(AUDIENCES) + " | What |",
+        "|---|---|" + "---|" * len(AUDIENCES) + "---|",
+    ]
+    for row in table():
+        cells = [
+            "public" if row.public else ("yes" if a in row.allowed else "-") for a in AUDIENCES
+        ]
+        if row.public:
+            cells = ["public"] * len(AUDIENCES)
+        lines.append(
+            f"| {row.method} | `{row.path}` | " + " | ".join(cells) + f" | {row.summary} |"
+        )
+    return "\n".join(lines) + "\n"
