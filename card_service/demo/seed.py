@@ -1,7 +1,7 @@
 """``demo seed``: a demo city of holders with active cards and purses, staff and personas.
 
 The bulk path inserts holders, data keys and cards in batches (one transaction each) and opens
-each purse through the ledger's ``open_account``. Generated holders have no PIN (argon2 costs tens
+the purses of each batch with one call of the ledger's ``open_accounts``. Generated holders have no PIN (argon2 costs tens
 of milliseconds a hash); the named personas have theirs. Staff TOTP secrets are returned once.
 """
 
@@ -29,8 +29,8 @@ from card_service.identity.crypto import Keyring
 from card_service.identity.models import DataKey, Holder
 from card_service.identity.national_id import dni_letter
 from card_service.identity.schemas import Address, Contact, PersonIn
-from card_service.ledger.schemas import AccountFlags
-from card_service.ledger.service import open_account
+from card_service.ledger.schemas import AccountFlags, AccountSpec
+from card_service.ledger.service import open_accounts
 from card_service.staff import service as staff
 from card_service.staff.models import StaffAccount
 from card_service.staff.roles import Role, utcnow
@@ -98,18 +98,22 @@ def _bulk_batch(
     )
     now = utcnow()
     holder_rows, sealed_by_pseudonym, nid_by_pseudonym = [], {}, {}
-    for digest, nid in hashes.items():
-        if digest in taken:
-            continue
-        sealed = holders.seal_new(ring, _person(rng, nid))
-        # The purse first: the holder row then carries its id (no second write per holder).
-        purse = open_account(
-            session,
-            code=cards.purse_code(sealed.pseudonym),
-            kind="purse",
-            flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-            floor_cents=0,
-        )
+    fresh = [(digest, nid) for digest, nid in hashes.items() if digest not in taken]
+    sealed_all = [holders.seal_new(ring, _person(rng, nid)) for _, nid in fresh]
+    # The purses first, in one statement: each holder row then carries its purse's id.
+    purse_ids = open_accounts(
+        session,
+        [
+            AccountSpec(
+                code=cards.purse_code(sealed.pseudonym),
+                kind="purse",
+                flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                floor_cents=0,
+            )
+            for sealed in sealed_all
+        ],
+    )
+    for (digest, nid), sealed, purse_id in zip(fresh, sealed_all, purse_ids, strict=True):
         sealed_by_pseudonym[sealed.pseudonym] = sealed
         nid_by_pseudonym[sealed.pseudonym] = nid
         holder_rows.append(
@@ -121,7 +125,7 @@ def _bulk_batch(
                 "pii": sealed.pii,
                 "created_at": now,
                 "updated_at": now,
-                "purse_account_id": purse.id,
+                "purse_account_id": purse_id,
             }
         )
     if not holder_rows:

@@ -27,6 +27,18 @@ class TransferFlags(IntFlag):
 
 
 @dataclass(slots=True, frozen=True)
+class AccountSpec:
+    """An account to open; ``code`` is its unique, readable name (``purse:H000123``)."""
+
+    code: str
+    kind: str
+    flags: AccountFlags = AccountFlags.NONE
+    floor_cents: int | None = None
+    currency: str = "EUR"
+    user_data: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class TransferRequest:
     """What a client asks for. For post/void, the accounts may be 0 and the amount None
     (meaning: those of the pending transfer, in full)."""

@@ -245,3 +245,20 @@ def test_history_gives_the_balance_after_each_entry(sessions, accts):
     with transaction(sessions) as s:
         window = ledger.history(s, purse, from_ts=first_ts + 1, to_ts=entries[0].timestamp)
     assert [e.posted_delta for e in window] == [150]
+
+
+def test_open_accounts_opens_all_in_order_or_none(sessions):
+    from card_service.ledger.results import AccountCodeTaken
+    from card_service.ledger.schemas import AccountSpec
+
+    with transaction(sessions) as s:
+        ids = ledger.open_accounts(
+            s, [AccountSpec(f"purse:{i}", "purse", PURSE, 0) for i in range(3)]
+        )
+        assert [ledger.get_account(s, i).code for i in ids] == ["purse:0", "purse:1", "purse:2"]
+    with pytest.raises(AccountCodeTaken), transaction(sessions) as s:
+        ledger.open_accounts(
+            s, [AccountSpec("purse:new", "purse"), AccountSpec("purse:1", "purse")]
+        )
+    with transaction(sessions) as s, pytest.raises(Exception, match="purse:new"):
+        ledger.find_account(s, "purse:new")
