@@ -24,7 +24,7 @@ run: migrate ## Install, migrate, load the demo city if it is not there yet, ser
 	@if $(BIN)/card-service --help | grep -q ' demo '; then $(BIN)/card-service demo seed --if-empty; fi
 	$(BIN)/card-service serve --host 127.0.0.1 --port 8000
 
-test: install ## Install and run the whole test suite (PostgreSQL tests use 127.0.0.1:5432)
+test: lint ## Install, lint, and run the whole test suite (PostgreSQL tests use 127.0.0.1:5432)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: install ## ruff and mypy (strict for card_service/)

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
+from card_service.api.auth import AuditorOnly
 from card_service.api.deps import DbSession
 from card_service.audit import service
 from card_service.audit.schemas import AuditEventOut, VerifyReport
-from card_service.staff.http_auth import AuditorOnly
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -6,6 +6,7 @@ from datetime import date
 
 from fastapi import APIRouter
 
+from card_service.api.auth import AppSettings, Desk, SupervisorOnly
 from card_service.api.deps import DbSession
 from card_service.cards import service
 from card_service.cards.schemas import (
@@ -17,7 +18,6 @@ from card_service.cards.schemas import (
     ReasonIn,
     ReplaceIn,
 )
-from card_service.staff.http_auth import AppSettings, Desk, SupervisorOnly
 
 router = APIRouter(prefix="/v1", tags=["cards"])
 

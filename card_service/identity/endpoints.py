@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from card_service.api.auth import Desk, PiiKeys, SupervisorOnly
 from card_service.api.deps import DbSession
 from card_service.identity import erasure, service
 from card_service.identity.schemas import (
@@ -16,7 +17,6 @@ from card_service.identity.schemas import (
     OrganisationIn,
     PersonIn,
 )
-from card_service.staff.http_auth import Desk, PiiKeys, SupervisorOnly
 
 router = APIRouter(prefix="/v1/holders", tags=["holders"])
 

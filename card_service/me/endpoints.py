@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from card_service.api.auth import AppSettings, Citizen, PiiKeys, RequestId
 from card_service.api.deps import DbSession
 from card_service.cards.schemas import BlockIn, CardOut
 from card_service.cards.service import view
 from card_service.db import transaction
 from card_service.me import service
-from card_service.staff.http_auth import AppSettings, Citizen, PiiKeys, RequestId
 from card_service.staff.sessions import close
 
 router = APIRouter(prefix="/v1/me", tags=["self-service"])

@@ -41,7 +41,7 @@ def permissions(
     write: Path | None = typer.Option(None, help="Write the markdown table to this file."),
 ) -> None:
     """Print (or write) the table of every route and the roles allowed, generated from the code."""
-    from card_service.staff.permissions import markdown
+    from card_service.api.permissions import markdown
 
     text = markdown()
     if write is None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from card_service.api.auth import AdminOnly, AnyStaff, AppSettings, PiiKeys, RequestId
 from card_service.api.deps import DbSession
 from card_service.db import transaction
 from card_service.staff import service
-from card_service.staff.http_auth import AdminOnly, AnyStaff, AppSettings, PiiKeys, RequestId
 from card_service.staff.models import StaffAccount
 from card_service.staff.roles import Role, aware, utcnow
 from card_service.staff.schemas import (

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from card_service.api.permissions import AUDIENCES, markdown, table
 from card_service.cards.models import Card
 from card_service.db import transaction
 from card_service.staff.models import StaffAccount
-from card_service.staff.permissions import AUDIENCES, markdown, table
 from card_service.staff.sessions import open_session
 from tests.api.support import desk
 

@@ -4,7 +4,7 @@
 session. Refusals are named errors; a refusal of a signed-in person (wrong role, wrong kind of
 session) is written to the audit trail in its own transaction first, since the request's own
 transaction rolls back with the error. The permissions reference is generated from these objects
-(card_service/staff/permissions.py).
+(card_service/api/permissions.py).
 """
 
 from __future__ import annotations

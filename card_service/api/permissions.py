@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from card_service.staff.http_auth import Allow, CitizenOnly
+from card_service.api.auth import Allow, CitizenOnly
 
 AUDIENCES = ("clerk", "supervisor", "auditor", "admin", "citizen")
 PUBLIC = "public"
