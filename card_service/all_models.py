@@ -4,8 +4,10 @@ from card_service.audit import models as audit_models
 from card_service.cards import models as cards_models
 from card_service.identity import models as identity_models
 from card_service.ledger import models as ledger_models
+from card_service.me import models as me_models
 from card_service.models_base import Base
 from card_service.staff import models as staff_models
+from card_service.terminals import models as terminals_models
 
 __all__ = [
     "Base",
@@ -13,5 +15,7 @@ __all__ = [
     "cards_models",
     "identity_models",
     "ledger_models",
+    "me_models",
     "staff_models",
+    "terminals_models",
 ]

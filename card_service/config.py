@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     card_validity_years: int = 5
     card_renewal_window_days: int = 90
 
+    # Card security (issue 5): the keystore with the master keys cards are diversified from and
+    # the city's Ed25519 issuing keys. Production passes the passphrase in the environment; the
+    # embedded default creates both files under var/ on first use (demo only).
+    keystore_path: Path = Path("var") / "keystore.json"
+    keystore_passphrase: str | None = None
+    mobile_credential_days: int = 365
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import date, datetime
 from typing import Any
 
@@ -13,7 +15,8 @@ from card_service.api.deps import DbSession
 from card_service.cards.schemas import BlockIn, CardOut
 from card_service.cards.service import view
 from card_service.db import transaction
-from card_service.me import service
+from card_service.me import devices, service
+from card_service.me.errors import DeviceKeyInvalid
 from card_service.staff.sessions import close
 
 router = APIRouter(prefix="/v1/me", tags=["self-service"])
@@ -74,6 +77,33 @@ def movements(session: DbSession, me: Citizen, limit: int = 50) -> list[dict[str
 def block(body: BlockIn, session: DbSession, me: Citizen) -> CardOut:
     """Block one's own card (lost, stolen...): it goes on the deny list at once."""
     return view(session, service.block_own(session, me.actor, me.card_id, body.reason))
+
+
+class DeviceIn(BaseModel):
+    public_key: str = Field(description="the phone's raw Ed25519 public key, base64url")
+
+
+class CredentialOut(BaseModel):
+    credential: str = Field(description="the city-signed mobile credential, base64url")
+    issuer_key_id: int
+    expires_at: datetime
+
+
+@router.post("/devices", status_code=201)
+def register_device(
+    body: DeviceIn, session: DbSession, settings: AppSettings, me: Citizen
+) -> CredentialOut:
+    """Register a phone for a mobile credential: its QR tokens then work at validators."""
+    try:
+        raw = base64.urlsafe_b64decode(body.public_key + "=" * (-len(body.public_key) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise DeviceKeyInvalid("the device key is not base64url") from exc
+    issued = devices.register_device(session, settings, me.actor, me.card_id, raw)
+    return CredentialOut(
+        credential=base64.urlsafe_b64encode(issued.credential).decode().rstrip("="),
+        issuer_key_id=issued.issuer_key_id,
+        expires_at=issued.expires_at,
+    )
 
 
 @router.get("/export")

@@ -1,0 +1,1 @@
+"""The back-office side of terminals: enrolment, batch ingestion, settlement checks, snapshots."""
