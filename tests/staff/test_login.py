@@ -27,14 +27,16 @@ def test_enrolment_then_login_with_single_use_codes(db_url: str, tmp_path: Path)
 
         wrong = d.client.post("/v1/staff/enrolment/confirm", json=creds | {"totp": "000000"})
         assert wrong.json()["code"] in ("totp_invalid",)
-        ok = d.client.post("/v1/staff/enrolment/confirm", json=creds | {"totp": code(secret)})
+        first_code = code(secret)
+        ok = d.client.post("/v1/staff/enrolment/confirm", json=creds | {"totp": first_code})
         assert ok.status_code == 200 and ok.json()["totp_enrolled"]
         assert d.client.post("/v1/staff/enrolment", json=creds).json()["code"] == (
             "totp_already_enrolled"
         )
 
         # The code used to confirm cannot sign in: a code is accepted once.
-        reused = d.client.post("/v1/staff/login", json=creds | {"totp": code(secret)})
+        # (The same string, not a code computed again: a new 30 s step would make it a new code.)
+        reused = d.client.post("/v1/staff/login", json=creds | {"totp": first_code})
         assert reused.status_code == 401 and reused.json()["code"] == "totp_reused"
         login = d.client.post("/v1/staff/login", json=creds | {"totp": code(secret, 1)})
         assert login.status_code == 200 and login.json()["role"] == "clerk"
