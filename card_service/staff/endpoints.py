@@ -47,8 +47,7 @@ def start_enrolment(
             body.username,
             body.password,
             request_id=rid,
-            lockout_failures=settings.staff_lockout_failures,
-            lockout_minutes=settings.staff_lockout_minutes,
+            lockout=service.Lockout.of(settings),
         )
     if out.error:
         raise out.error
@@ -71,8 +70,7 @@ def confirm_enrolment(
             body.password,
             body.totp,
             request_id=rid,
-            lockout_failures=settings.staff_lockout_failures,
-            lockout_minutes=settings.staff_lockout_minutes,
+            lockout=service.Lockout.of(settings),
         )
     if out.error:
         raise out.error
@@ -93,8 +91,7 @@ def login(
             body.password,
             body.totp,
             request_id=rid,
-            lockout_failures=settings.staff_lockout_failures,
-            lockout_minutes=settings.staff_lockout_minutes,
+            lockout=service.Lockout.of(settings),
             session_minutes=settings.staff_session_minutes,
         )
     if out.error:

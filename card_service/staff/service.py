@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from card_service.api.problems import DomainError
 from card_service.audit import service as audit
 from card_service.audit.schemas import Actor
+from card_service.config import Settings
 from card_service.identity.crypto import Keyring
 from card_service.staff.errors import (
     AccountLocked,
@@ -40,6 +41,18 @@ ISSUER = "Tarjeta Ciudadana"
 MIN_PASSWORD = 12
 hasher = PasswordHasher()
 _DUMMY_HASH = hasher.hash("not a real password, only for constant-time refusals")
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """How many failed attempts lock a staff account, and for how long."""
+
+    failures: int
+    minutes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Lockout:
+        return cls(settings.staff_lockout_failures, settings.staff_lockout_minutes)
 
 
 def _staff_actor(account: StaffAccount, request_id: str | None) -> Actor:
@@ -100,8 +113,7 @@ def _check_password(
     username: str,
     password: str,
     *,
-    lockout_failures: int,
-    lockout_minutes: int,
+    lockout: Lockout,
     request_id: str | None,
     action: str,
 ) -> StaffAccount | DomainError:
@@ -136,8 +148,7 @@ def _check_password(
             session,
             account,
             LoginFailed("wrong username or password"),
-            lockout_failures,
-            lockout_minutes,
+            lockout,
             request_id,
             action,
         )
@@ -148,15 +159,14 @@ def _fail(
     session: Session,
     account: StaffAccount,
     error: DomainError,
-    lockout_failures: int,
-    lockout_minutes: int,
+    lockout: Lockout,
     request_id: str | None,
     action: str,
 ) -> DomainError:
     account.failed_logins += 1
     reason = error.code
-    if account.failed_logins >= lockout_failures:
-        account.locked_until = utcnow() + timedelta(minutes=lockout_minutes)
+    if account.failed_logins >= lockout.failures:
+        account.locked_until = utcnow() + timedelta(minutes=lockout.minutes)
         account.failed_logins = 0
         reason += "; account locked"
     session.flush()
@@ -190,16 +200,14 @@ def start_enrolment(
     username: str,
     password: str,
     *,
-    lockout_failures: int,
-    lockout_minutes: int,
+    lockout: Lockout,
     request_id: str | None,
 ) -> Outcome:
     checked = _check_password(
         session,
         username,
         password,
-        lockout_failures=lockout_failures,
-        lockout_minutes=lockout_minutes,
+        lockout=lockout,
         request_id=request_id,
         action="staff.totp_enrol",
     )
@@ -230,16 +238,14 @@ def confirm_enrolment(
     password: str,
     code: str,
     *,
-    lockout_failures: int,
-    lockout_minutes: int,
+    lockout: Lockout,
     request_id: str | None,
 ) -> Outcome:
     checked = _check_password(
         session,
         username,
         password,
-        lockout_failures=lockout_failures,
-        lockout_minutes=lockout_minutes,
+        lockout=lockout,
         request_id=request_id,
         action="staff.totp_confirm",
     )
@@ -256,8 +262,7 @@ def confirm_enrolment(
                 session,
                 checked,
                 problem,
-                lockout_failures,
-                lockout_minutes,
+                lockout,
                 request_id,
                 "staff.totp_confirm",
             )
@@ -281,8 +286,7 @@ def login(
     password: str,
     code: str,
     *,
-    lockout_failures: int,
-    lockout_minutes: int,
+    lockout: Lockout,
     session_minutes: int,
     request_id: str | None,
 ) -> Outcome:
@@ -291,8 +295,7 @@ def login(
         session,
         username,
         password,
-        lockout_failures=lockout_failures,
-        lockout_minutes=lockout_minutes,
+        lockout=lockout,
         request_id=request_id,
         action="staff.login",
     )
@@ -307,8 +310,7 @@ def login(
                 session,
                 checked,
                 problem,
-                lockout_failures,
-                lockout_minutes,
+                lockout,
                 request_id,
                 "staff.login",
             )
