@@ -108,9 +108,6 @@ class Store:
         sql = "SELECT pending_id, flags, code FROM ledger_transfers WHERE pending_id {IN}"
         return dict(map(self._resolution, self._in(conn, sql, keys)))
 
-    def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
-        raise NotImplementedError
-
     def prepare(
         self, conn: Any, ids: list[uuid.UUID], hold_ids: set[uuid.UUID], account_ids: set[int]
     ) -> tuple[BatchState, int]:
@@ -121,14 +118,7 @@ class Store:
         unique index refuses ours (ConcurrentWrite) and the caller's retry gets the stored answer.
         Whether a hold is still open is state: it is read after its accounts are locked.
         """
-        holds = self._holds(conn, hold_ids, account_ids)
-        known = self.fetch_transfers(conn, ids)
-        known.update(holds)
-        failed = self.fetch_failed(conn, ids)
-        batch_id = self.next_batch_id(conn)
-        accounts = self.lock_accounts(conn, sorted(account_ids))
-        resolutions = self.fetch_resolutions(conn, hold_ids) if hold_ids else {}
-        return BatchState(accounts, known, failed, resolutions), batch_id
+        raise NotImplementedError
 
     def _holds(
         self, conn: Any, hold_ids: set[uuid.UUID], account_ids: set[int]
@@ -140,9 +130,6 @@ class Store:
         return holds
 
     # -- writes ----------------------------------------------------------------------------
-    def next_batch_id(self, conn: Any) -> int:
-        raise NotImplementedError
-
     def write(
         self,
         conn: Any,
@@ -238,6 +225,19 @@ class SQLiteStore(Store):
             rows.extend(conn.execute(sql.replace("{IN}", f"IN ({marks})"), chunk).fetchall())
         return rows
 
+    def prepare(
+        self, conn: Any, ids: list[uuid.UUID], hold_ids: set[uuid.UUID], account_ids: set[int]
+    ) -> tuple[BatchState, int]:
+        """As Store.prepare, one query after another (an in-process database: no round trips)."""
+        holds = self._holds(conn, hold_ids, account_ids)
+        known = self.fetch_transfers(conn, ids)
+        known.update(holds)
+        failed = self.fetch_failed(conn, ids)
+        batch_id = self.next_batch_id(conn)
+        accounts = self.lock_accounts(conn, sorted(account_ids))
+        resolutions = self.fetch_resolutions(conn, hold_ids) if hold_ids else {}
+        return BatchState(accounts, known, failed, resolutions), batch_id
+
     def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
         # BEGIN IMMEDIATE already holds the database's write lock for this transaction.
         sql = f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id {{IN}}"
@@ -325,21 +325,6 @@ class PostgresStore(Store):
         cur.execute(sql.replace("{IN}", f"= ANY(%s::{kind}[])"), (_array(keys),))
         return list(cur.fetchall())
 
-    def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
-        cur = conn.cursor()
-        # ORDER BY below FOR UPDATE: rows are locked in id order, so batches never deadlock.
-        cur.execute(
-            f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts WHERE id = ANY(%s::bigint[]) "
-            "ORDER BY id FOR UPDATE",
-            (_array(ids),),
-        )
-        return {r[0]: AccountState(*r) for r in cur.fetchall()}
-
-    def next_batch_id(self, conn: Any) -> int:
-        cur = conn.cursor()
-        cur.execute("SELECT nextval('ledger_batches_id_seq')")
-        return int(cur.fetchone()[0])
-
     def prepare(
         self, conn: Any, ids: list[uuid.UUID], hold_ids: set[uuid.UUID], account_ids: set[int]
     ) -> tuple[BatchState, int]:
@@ -356,6 +341,7 @@ class PostgresStore(Store):
                 (_array(ids),),
             )
             cursors[2].execute("SELECT nextval('ledger_batches_id_seq')")
+            # ORDER BY below FOR UPDATE: rows are locked in id order, so batches never deadlock.
             cursors[3].execute(
                 f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts "
                 "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
