@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,8 +168,6 @@ def expire_holds(session: Session, now: int | None = None, limit: int = 5000) ->
 
     The void's id is derived from the hold's, so two sweepers racing write it once.
     """
-    from sqlalchemy import text
-
     now = now or now_ns()
     rows = session.execute(
         text(
@@ -179,14 +177,10 @@ def expire_holds(session: Session, now: int | None = None, limit: int = 5000) ->
         ),
         {"now": now, "limit": limit},
     ).scalars()
-    from card_service.models_base import UUIDBytes
-
-    dialect = session.get_bind().dialect
-    conv = UUIDBytes()
+    store = store_for(session)
     voids = []
     for raw in rows:
-        hold_id = conv.process_result_value(raw, dialect)
-        assert hold_id is not None
+        hold_id = store.to_id(raw)
         voids.append(
             TransferRequest(
                 id=uuid.uuid5(hold_id, "expired"),
@@ -213,8 +207,6 @@ def history(
     to_ts: int | None = None,
 ) -> list[HistoryEntry]:
     """An account's entries, newest first, optionally within [from_ts, to_ts) (ns)."""
-    from sqlalchemy import text
-
     rows = session.execute(
         text(
             "SELECT transfer_id, timestamp, is_debit, posted_delta, pending_delta, "
