@@ -15,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from card_service.config import Settings, get_settings
+
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     # Let SQLAlchemy's transaction control emit BEGIN itself (see _sqlite_begin).
@@ -54,6 +56,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+def configured_sessions(settings: Settings | None = None) -> sessionmaker[Session]:
+    """Sessions on the configured database (CARD_SERVICE_DATABASE_URL): what CLI commands use."""
+    return make_sessionmaker(make_engine((settings or get_settings()).database_url))
 
 
 @contextmanager

@@ -11,10 +11,9 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 def verify_cmd() -> None:
     """Check every event's hash against its predecessor; exit 1 on the first break."""
     from card_service.audit.service import verify
-    from card_service.config import get_settings
-    from card_service.db import make_engine, make_sessionmaker, transaction
+    from card_service.db import configured_sessions, transaction
 
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    factory = configured_sessions()
     with transaction(factory) as session:
         report = verify(session)
     if report.ok:

@@ -14,10 +14,9 @@ def expire_cmd() -> None:
     """Cards past their expiry date become expired; live ones go on the deny list."""
     from card_service.audit.schemas import Actor
     from card_service.cards.service import expire_due
-    from card_service.config import get_settings
-    from card_service.db import make_engine, make_sessionmaker, transaction
+    from card_service.db import configured_sessions, transaction
 
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    factory = configured_sessions()
     total = 0
     while True:
         with transaction(factory) as session:

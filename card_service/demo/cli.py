@@ -17,12 +17,12 @@ def seed_cmd(
     from rich.progress import Progress
 
     from card_service.config import get_settings
-    from card_service.db import make_engine, make_sessionmaker
+    from card_service.db import configured_sessions
     from card_service.demo.seed import seed
     from card_service.identity.crypto import keyring_for
 
     settings = get_settings()
-    factory = make_sessionmaker(make_engine(settings.database_url))
+    factory = configured_sessions(settings)
     ring = keyring_for(settings.pii_keyring, settings.pii_keyring_path)
     console = Console()
     with Progress(console=console, transient=True) as bar:

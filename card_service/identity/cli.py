@@ -18,12 +18,12 @@ def rotate_pii(
     from rich.progress import Progress
 
     from card_service.config import get_settings
-    from card_service.db import make_engine, make_sessionmaker
+    from card_service.db import configured_sessions
     from card_service.identity.crypto import keyring_for
     from card_service.identity.rotation import retire_unused, rotate
 
     settings = get_settings()
-    factory = make_sessionmaker(make_engine(settings.database_url))
+    factory = configured_sessions(settings)
     ring = keyring_for(settings.pii_keyring, settings.pii_keyring_path)
     with Progress(transient=True) as bar:
         task = bar.add_task("re-encrypting holders", total=None)

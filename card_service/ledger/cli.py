@@ -10,11 +10,10 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 @ledger_app.command("seal")
 def seal_cmd() -> None:
     """Chain every committed batch that is not chained yet."""
-    from card_service.config import get_settings
-    from card_service.db import make_engine, make_sessionmaker, transaction
+    from card_service.db import configured_sessions, transaction
     from card_service.ledger.seal import seal
 
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    factory = configured_sessions()
     with transaction(factory) as session:
         typer.echo(f"sealed {seal(session)} batches")
 
@@ -28,13 +27,12 @@ def verify_cmd() -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from card_service.config import get_settings
-    from card_service.db import make_engine, make_sessionmaker, transaction
+    from card_service.db import configured_sessions, transaction
     from card_service.ledger.seal import seal
     from card_service.ledger.verify import verify
 
     console = Console()
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    factory = configured_sessions()
     with transaction(factory) as session:
         sealed = seal(session)
     with Progress(
@@ -68,10 +66,9 @@ def verify_cmd() -> None:
 @ledger_app.command("expire")
 def expire_cmd() -> None:
     """Void every hold whose timeout has passed."""
-    from card_service.config import get_settings
-    from card_service.db import make_engine, make_sessionmaker, transaction
+    from card_service.db import configured_sessions, transaction
     from card_service.ledger.service import expire_holds
 
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    factory = configured_sessions()
     with transaction(factory) as session:
         typer.echo(f"expired {expire_holds(session)} holds")

@@ -18,7 +18,7 @@ from card_service.cards.issuing import ISSUING_KEY_ID, keystore_for
 from card_service.config import Settings
 from card_service.me.errors import DeviceKeyInvalid, DeviceKeyTaken
 from card_service.me.models import MobileDevice
-from card_service.me.service import _mine
+from card_service.me.service import own_card
 from card_service.protocol.mobile import MobileCredential
 from card_service.staff.roles import utcnow
 
@@ -42,7 +42,7 @@ def register_device(
 
     Registering the same key again renews its credential; a key of another holder is refused.
     """
-    _card, holder = _mine(session, card_id)
+    _card, holder = own_card(session, card_id)
     try:
         Ed25519PublicKey.from_public_bytes(public_key)
     except ValueError as exc:

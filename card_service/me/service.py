@@ -86,7 +86,7 @@ def sign_in(
     return SignIn(session=issued)
 
 
-def _mine(session: Session, card_id: int | None) -> tuple[Card, Holder]:
+def own_card(session: Session, card_id: int | None) -> tuple[Card, Holder]:
     card = session.get(Card, card_id) if card_id else None
     if card is None:
         raise CardNotFound("the session's card is gone")
@@ -96,7 +96,7 @@ def _mine(session: Session, card_id: int | None) -> tuple[Card, Holder]:
 
 
 def overview(session: Session, ring: Keyring, actor: Actor, card_id: int | None) -> dict[str, Any]:
-    card, holder = _mine(session, card_id)
+    card, holder = own_card(session, card_id)
     personal = holders.personal_fields(session, ring, holder)
     audit.record(session, actor, "holder.read", f"holder:{holder.pseudonym}", reason="self")
     name = personal.get("given_names") or personal.get("legal_name")
@@ -108,7 +108,7 @@ def overview(session: Session, ring: Keyring, actor: Actor, card_id: int | None)
 
 
 def purse(session: Session, card_id: int | None) -> dict[str, Any]:
-    _card, holder = _mine(session, card_id)
+    _card, holder = own_card(session, card_id)
     if holder.purse_account_id is None:
         return {"balance_cents": 0, "available_cents": 0}
     b = ledger.balance(session, holder.purse_account_id)
@@ -116,7 +116,7 @@ def purse(session: Session, card_id: int | None) -> dict[str, Any]:
 
 
 def movements(session: Session, card_id: int | None, limit: int = 50) -> list[dict[str, Any]]:
-    _card, holder = _mine(session, card_id)
+    _card, holder = own_card(session, card_id)
     return _movements(session, holder, limit)
 
 
@@ -137,13 +137,13 @@ def _movements(session: Session, holder: Holder, limit: int) -> list[dict[str, A
 
 
 def block_own(session: Session, actor: Actor, card_id: int | None, reason: str) -> Card:
-    card, _holder = _mine(session, card_id)
+    card, _holder = own_card(session, card_id)
     return cards.block(session, actor, card.number, reason)
 
 
 def export(session: Session, ring: Keyring, actor: Actor, card_id: int | None) -> dict[str, Any]:
     """Everything held about the holder (GDPR art. 15), as one JSON document."""
-    _card, holder = _mine(session, card_id)
+    _card, holder = own_card(session, card_id)
     own_cards = cards.cards_of(session, holder.id)
     evidence = holders.evidence_of(session, holder)
     targets = [f"holder:{holder.pseudonym}"] + [f"card:{c.number}" for c in own_cards]

@@ -18,12 +18,11 @@ def create(
 ) -> None:
     """Create a staff account; its owner then enrols an authenticator (POST /v1/staff/enrolment)."""
     from card_service.audit.schemas import Actor
-    from card_service.config import get_settings
-    from card_service.db import make_engine, make_sessionmaker, transaction
+    from card_service.db import configured_sessions, transaction
     from card_service.staff import service
     from card_service.staff.roles import Role
 
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    factory = configured_sessions()
     with transaction(factory) as session:
         service.create(
             session,
