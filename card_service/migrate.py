@@ -10,17 +10,15 @@ from alembic.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def alembic_config(url: str | None = None) -> Config:
+def alembic_config() -> Config:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    if url:
-        cfg.cmd_opts = None
-        cfg.attributes["url"] = url
     return cfg
 
 
 def upgrade(url: str | None = None) -> None:
-    cfg = alembic_config(url)
+    """Migrate ``url``, or the configured database (CARD_SERVICE_DATABASE_URL) when None."""
+    cfg = alembic_config()
     if url:
         from card_service.db import make_engine
 

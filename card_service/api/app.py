@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
@@ -15,6 +16,7 @@ from card_service.api.deps import DbSession
 from card_service.config import Settings, get_settings
 from card_service.db import make_engine, make_sessionmaker, transaction
 
+log = logging.getLogger(__name__)
 health = APIRouter(tags=["health"])
 
 
@@ -49,8 +51,10 @@ async def _maintenance(app: FastAPI, interval_s: float) -> None:
             with transaction(app.state.sessionmaker) as session:
                 seal(session)
 
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.to_thread(run)
+        except Exception:  # keep serving; the next round retries
+            log.exception("ledger maintenance failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -374,10 +374,11 @@ class PostgresStore(Store):
 
         cur = conn.cursor()
         try:
-            if len(out.transfers) < COPY_THRESHOLD:  # every write in one round trip
+            # COPY (for long lists) cannot run in pipeline mode; short writes go in one round trip.
+            if max(len(out.transfers), len(out.failed)) < COPY_THRESHOLD:
                 with conn.pipeline():
                     self._write(cur, batch_id, ts, out, digest, accounts)
-            else:  # COPY cannot run in pipeline mode
+            else:
                 self._write(cur, batch_id, ts, out, digest, accounts)
         except (psycopg.errors.UniqueViolation, IntegrityError) as exc:
             raise ConcurrentWrite(str(exc)) from exc

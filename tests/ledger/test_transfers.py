@@ -262,3 +262,14 @@ def test_open_accounts_opens_all_in_order_or_none(sessions):
         )
     with transaction(sessions) as s, pytest.raises(Exception, match="purse:new"):
         ledger.find_account(s, "purse:new")
+
+
+def test_a_batch_of_many_refused_fares_records_every_refusal(sessions, accts):
+    """A bus that uploads a hundred fares from an empty purse: each is refused, and each refusal
+    is remembered, so the same upload retried cannot turn any of them into a charge."""
+    bank, purse, bus = accts
+    fares = [req(purse, bus, 500) for _ in range(100)]  # floor 200: none fits
+    assert run(sessions, req(bank, purse, 1), *fares) == ["ok"] + ["exceeds_credits"] * 100
+    run(sessions, req(bank, purse, 100_000))
+    assert run(sessions, *fares) == ["exceeds_credits"] * 100
+    assert balances(sessions, bus) == (0, 0, 0, 0)
