@@ -10,7 +10,10 @@ from card_service.cli_keys import keys_app
 from card_service.demo.cli import demo_app
 from card_service.identity.cli import rotate_pii
 from card_service.ledger.cli import ledger_app
+from card_service.payments.cli import payments_app
+from card_service.services_api.cli import services_api_app
 from card_service.staff.cli import staff_app
+from card_service.terminals.cli import terminals_app
 
 app = typer.Typer(help="The citizen card service.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
@@ -19,6 +22,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(cards_app, name="cards")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
+app.add_typer(services_api_app, name="services")
+app.add_typer(payments_app, name="payments")
+app.add_typer(terminals_app, name="terminals")
 keys_app.command("rotate-pii")(rotate_pii)
 
 

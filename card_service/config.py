@@ -38,6 +38,22 @@ class Settings(BaseSettings):
     keystore_passphrase: str | None = None
     mobile_credential_days: int = 365
 
+    # The city's services, fees and the service API (issue 4).
+
+    # end of services settings
+
+    # Payments (issue 7).
+
+    # end of payments settings
+
+    # Terminals, snapshots and settlement (issue 6).
+
+    # end of terminals settings
+
+    # Kiosk and desk (issue 8).
+
+    # end of kiosk settings
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

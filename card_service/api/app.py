@@ -29,12 +29,27 @@ def healthz(session: DbSession) -> dict[str, str]:
 def routers() -> list[APIRouter]:
     """Every router the service serves; each domain adds its own here."""
     from card_service.audit.endpoints import router as audit_router
+    from card_service.bills.endpoints import router as bills_router
     from card_service.cards.endpoints import router as cards_router
     from card_service.identity.endpoints import router as holders_router
     from card_service.me.endpoints import router as me_router
+    from card_service.payments.endpoints import router as payments_router
+    from card_service.services_api.endpoints import router as services_router
     from card_service.staff.endpoints import router as staff_router
+    from card_service.terminals.endpoints import router as terminals_router
 
-    return [health, staff_router, holders_router, cards_router, me_router, audit_router]
+    return [
+        health,
+        staff_router,
+        holders_router,
+        cards_router,
+        me_router,
+        audit_router,
+        services_router,
+        payments_router,
+        terminals_router,
+        bills_router,
+    ]
 
 
 async def _maintenance(app: FastAPI, interval_s: float) -> None:

@@ -1,0 +1,5 @@
+"""HTTP endpoints of this domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""Entitlement categories (reduced and free fares) and the grants that give them to holders."""

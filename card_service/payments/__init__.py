@@ -1,0 +1,1 @@
+"""Payments: Stripe top-ups, auto top-up, refunds, kiosk cash and reconciliation."""

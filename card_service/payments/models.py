@@ -1,0 +1,5 @@
+"""Tables of this domain."""
+
+from card_service.models_base import Base
+
+__all__ = ["Base"]

@@ -1,0 +1,5 @@
+"""HTTP endpoints for terminals."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
