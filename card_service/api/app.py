@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import date
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
@@ -52,19 +53,37 @@ def routers() -> list[APIRouter]:
     ]
 
 
+def _expire_cards(app: FastAPI, today: date) -> None:
+    """Cards past their expiry become expired (and deny-listed), in chunks."""
+    from card_service.audit.schemas import Actor
+    from card_service.cards.service import expire_due
+
+    while True:
+        with transaction(app.state.sessionmaker) as session:
+            if expire_due(session, Actor.system("daily card expiry"), today) == 0:
+                return
+
+
 async def _maintenance(app: FastAPI, interval_s: float) -> None:
-    """Chain committed ledger batches and expire holds, off the request path."""
+    """Off the request path: chain committed ledger batches, expire holds, and once a day
+    (and at start) expire the cards past their date."""
     from card_service.ledger.seal import seal
     from card_service.ledger.service import expire_holds
 
+    cards_checked: date | None = None
     while True:
         await asyncio.sleep(interval_s)
 
         def run() -> None:
+            nonlocal cards_checked
             with transaction(app.state.sessionmaker) as session:
                 expire_holds(session)
             with transaction(app.state.sessionmaker) as session:
                 seal(session)
+            today = date.today()
+            if cards_checked != today:
+                _expire_cards(app, today)
+                cards_checked = today
 
         try:
             await asyncio.to_thread(run)

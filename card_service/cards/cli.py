@@ -1,4 +1,4 @@
-"""``card-service cards expire``: mark cards past their expiry (run daily, e.g. from cron)."""
+"""``card-service cards expire``: mark cards past their expiry now (the running service also does it daily)."""
 
 from __future__ import annotations
 

@@ -115,12 +115,11 @@ class Desk:
 
 @contextmanager
 def desk(url: str, tmp_path: Path, *, staff: bool = True, **settings: Any) -> Iterator[Desk]:
-    cfg = Settings(
-        database_url=url,
-        ledger_maintenance_interval_s=0,
-        pii_keyring_path=tmp_path / "pii-keyring.json",
-        **settings,
-    )
+    defaults: dict[str, Any] = {
+        "ledger_maintenance_interval_s": 0,
+        "pii_keyring_path": tmp_path / "pii-keyring.json",
+    }
+    cfg = Settings(database_url=url, **{**defaults, **settings})
     with TestClient(create_app(cfg)) as client:
         d = Desk(client, cfg)
         if staff:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
+from card_service.api.app import create_app
 from card_service.cards import luhn
 from card_service.cards.models import Card, DenyListChange
 from card_service.cli import app
@@ -165,3 +168,22 @@ def test_expiry_puts_live_cards_on_the_deny_list(
         assert d.as_("supervisor", "POST", f"/v1/cards/{lost}/unblock").json()["code"] == (
             "card_not_blocked"
         )
+
+
+def test_the_running_service_expires_cards_past_their_date(sqlite_url: str, tmp_path: Path) -> None:
+    with desk(sqlite_url, tmp_path) as d:
+        number = d.card(d.person())["number"]
+        with transaction(d.sessions()) as s:
+            s.execute(update(Card).values(expires_on=date.today() - timedelta(days=1)))
+        cfg = d.settings.model_copy(update={"ledger_maintenance_interval_s": 0.05})
+        with TestClient(create_app(cfg)):  # a restarted service checks at once, then daily
+            deadline = time.monotonic() + 10
+            while _status(d, number) != "expired" and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert _status(d, number) == "expired"
+        assert _deny_list(d, number) == ["add"]
+
+
+def _status(d, number: str) -> str:  # type: ignore[no-untyped-def]
+    with transaction(d.sessions()) as s:
+        return str(s.scalar(select(Card.status).where(Card.number == number)))
