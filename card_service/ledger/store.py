@@ -328,7 +328,14 @@ class PostgresStore(Store):
     def prepare(
         self, conn: Any, ids: list[uuid.UUID], hold_ids: set[uuid.UUID], account_ids: set[int]
     ) -> tuple[BatchState, int]:
-        """As Store.prepare, in one round trip: the reads, the batch id and the locks pipelined."""
+        """As Store.prepare, in one round trip: the reads, the batch id and the locks pipelined.
+
+        A small batch that posts or voids no hold asks in one statement instead (fewer statements
+        is less CPU on both sides, and a shorter hold of the hot accounts' locks). Its reads share
+        one snapshot, which is sound because a transfer or failed id never changes once written.
+        """
+        if not hold_ids and len(ids) < COPY_THRESHOLD:
+            return self._prepare_small(conn, ids, account_ids)
         holds = self._holds(conn, hold_ids, account_ids)
         cursors = [conn.cursor() for _ in range(5)]
         with conn.pipeline():
@@ -361,6 +368,17 @@ class PostgresStore(Store):
         resolutions = dict(map(self._resolution, cursors[4].fetchall())) if hold_ids else {}
         return BatchState(accounts, known, failed, resolutions), batch_id
 
+    def _prepare_small(
+        self, conn: Any, ids: list[uuid.UUID], account_ids: set[int]
+    ) -> tuple[BatchState, int]:
+        cur = conn.cursor()
+        cur.execute(_PREPARE_SMALL, {"ids": _array(ids), "accounts": _array(sorted(account_ids))})
+        known_rows, failed_rows, batch_id, account_rows = cur.fetchone()
+        known = {t.id: t for t in map(self._transfer, map(_uuid_first, known_rows))}
+        failed = dict(map(self._failed, map(_uuid_first, failed_rows)))
+        accounts = {r[0]: AccountState(*r) for r in account_rows}
+        return BatchState(accounts, known, failed, {}), int(batch_id)
+
     def write(
         self,
         conn: Any,
@@ -374,14 +392,36 @@ class PostgresStore(Store):
 
         cur = conn.cursor()
         try:
-            # COPY (for long lists) cannot run in pipeline mode; short writes go in one round trip.
+            # Short writes go as one statement; COPY takes the long lists.
             if max(len(out.transfers), len(out.failed)) < COPY_THRESHOLD:
-                with conn.pipeline():
-                    self._write(cur, batch_id, ts, out, digest, accounts)
+                cur.execute(_WRITE_SMALL, self._small_params(batch_id, ts, out, digest, accounts))
             else:
                 self._write(cur, batch_id, ts, out, digest, accounts)
         except (psycopg.errors.UniqueViolation, IntegrityError) as exc:
             raise ConcurrentWrite(str(exc)) from exc
+
+    def _small_params(
+        self,
+        batch_id: int,
+        ts: int,
+        out: BatchOutput,
+        digest: bytes,
+        accounts: dict[int, AccountState],
+    ) -> dict[str, Any]:
+        transfers: list[Any] = list(zip(*out.transfers, strict=True)) or [()] * 13
+        failed: list[Any] = list(zip(*self._failed_rows(out), strict=True)) or [()] * 11
+        touched = [accounts[i] for i in out.touched]
+        params: dict[str, Any] = {"batch": batch_id, "ts": ts, "n": len(out.transfers)}
+        params["digest"] = digest
+        params.update({f"t{i}": _literal(col) for i, col in enumerate(transfers)})
+        params.update({f"f{i}": _literal(col) for i, col in enumerate(failed)})
+        params["a_id"] = _array([a.id for a in touched])
+        params["a_dp"] = _array([a.dp for a in touched])
+        params["a_cp"] = _array([a.cp for a in touched])
+        params["a_dpe"] = _array([a.dpe for a in touched])
+        params["a_cpe"] = _array([a.cpe for a in touched])
+        params["a_ts"] = _array([a.ts_last for a in touched])
+        return params
 
     def _write(
         self,
@@ -437,6 +477,75 @@ class PostgresStore(Store):
         cur = conn.cursor()
         cur.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
         return int(cur.fetchone()[0])
+
+
+_TRANSFER_TYPES: tuple[str, ...] = ("uuid", "bigint", "bigint", "bigint", "uuid", "text", "text")
+_TRANSFER_TYPES += ("smallint",)
+_TRANSFER_TYPES += ("bigint",) * 5
+_FAILED_TYPES = (*_TRANSFER_TYPES[:10], "text")
+
+
+def _json_row(columns: str) -> str:
+    return f"coalesce(json_agg(json_build_array({columns})), '[]')"
+
+
+_PREPARE_SMALL = f"""
+SELECT
+  (SELECT {_json_row(TRANSFER_COLUMNS)} FROM ledger_transfers
+    WHERE id = ANY(%(ids)s::uuid[])),
+  (SELECT {_json_row(FAILED_COLUMNS)} FROM ledger_failed_transfers
+    WHERE id = ANY(%(ids)s::uuid[])),
+  nextval('ledger_batches_id_seq'),
+  (SELECT {_json_row(ACCOUNT_STATE_COLUMNS)} FROM (
+     SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts
+     WHERE id = ANY(%(accounts)s::bigint[]) ORDER BY id FOR UPDATE) AS locked)
+"""
+
+
+def _unnest(prefix: str, types: Sequence[str]) -> str:
+    return ", ".join(f"%({prefix}{i})s::{t}[]" for i, t in enumerate(types))
+
+
+_WRITE_SMALL = f"""
+WITH batch AS (
+  INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, seal_key)
+  SELECT %(batch)s, %(ts)s, %(n)s, %(digest)s, pg_current_xact_id()::text::bigint
+  WHERE %(n)s > 0
+), transfers AS (
+  INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}, batch_id)
+  SELECT *, %(batch)s FROM unnest({_unnest("t", _TRANSFER_TYPES)})
+), failed AS (
+  INSERT INTO ledger_failed_transfers ({FAILED_COLUMNS})
+  SELECT * FROM unnest({_unnest("f", _FAILED_TYPES)})
+)
+UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp,
+  debits_pending = v.dpe, credits_pending = v.cpe, timestamp_last = v.ts
+FROM unnest(%(a_id)s::bigint[], %(a_dp)s::bigint[], %(a_cp)s::bigint[], %(a_dpe)s::bigint[],
+            %(a_cpe)s::bigint[], %(a_ts)s::bigint[]) AS v(id, dp, cp, dpe, cpe, ts)
+WHERE a.id = v.id
+"""
+
+
+def _uuid_first(row: list[Any]) -> list[Any]:
+    """A JSON row's transfer id and pending id (columns 0 and 4) back to UUIDs."""
+    row[0] = uuid.UUID(row[0])
+    if row[4] is not None:
+        row[4] = uuid.UUID(row[4])
+    return row
+
+
+def _literal(values: Iterable[Any]) -> str:
+    """A PostgreSQL array literal of any column: NULLs, and strings quoted (psycopg's own list
+    dumper costs more than the rest of a small batch's write)."""
+    return "{" + ",".join(map(_element, values)) + "}"
+
+
+def _element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
 
 
 def _array(values: Iterable[Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from card_service.db import transaction
@@ -273,3 +274,35 @@ def test_a_batch_of_many_refused_fares_records_every_refusal(sessions, accts):
     run(sessions, req(bank, purse, 100_000))
     assert run(sessions, *fares) == ["exceeds_credits"] * 100
     assert balances(sessions, bus) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("size", [1, 70])  # one statement for small batches; COPY for long ones
+def test_codes_and_user_data_come_back_exactly_as_written(sessions, accts, size):
+    bank, purse, _bus = accts
+    odd = ['a "quoted", {braced} \\ back\\slash', "NULL", "", "ñandú €", None]
+    requests = [
+        TransferRequest(
+            id=uuid.uuid4(),
+            debit_account_id=bank,
+            credit_account_id=purse,
+            amount_cents=1,
+            code=f'c"{i},{{}}\\',
+            user_data=odd[i % len(odd)],
+        )
+        for i in range(size)
+    ]
+    failing = TransferRequest(  # a refused one is remembered with its text too
+        id=uuid.uuid4(),
+        debit_account_id=purse,
+        credit_account_id=bank,
+        amount_cents=10**9,
+        code='no "money"',
+        user_data="{x}",
+    )
+    assert run(sessions, *requests, failing)[-1] == "exceeds_credits"
+    with transaction(sessions) as s:
+        stored = dict(map(tuple, s.execute(text("SELECT code, user_data FROM ledger_transfers"))))
+        refused = s.execute(text("SELECT code, user_data FROM ledger_failed_transfers")).one()
+    assert stored == {r.code: r.user_data for r in requests}
+    assert tuple(refused) == ('no "money"', "{x}")
+    assert run(sessions, *requests, failing) == ["ok"] * size + ["exceeds_credits"]
