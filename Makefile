@@ -20,8 +20,9 @@ install: $(UV) ## Install system packages, then the locked Python dependencies i
 migrate: install ## Bring the database (CARD_SERVICE_DATABASE_URL, default var/) to the newest schema
 	$(BIN)/card-service migrate
 
-run: migrate ## Install, migrate, load the demo city if it is not there yet, serve on 127.0.0.1:8000
-	@if $(BIN)/card-service --help | grep -q ' demo '; then $(BIN)/card-service demo seed --if-empty; fi
+run: migrate ## Install, migrate, load the demo city and its catalogue if not there yet, serve on 127.0.0.1:8000
+	$(BIN)/card-service services catalogue load card_service/catalogue/data/gijon.yaml --if-empty
+	$(BIN)/card-service demo seed --if-empty
 	$(BIN)/card-service serve --host 127.0.0.1 --port 8000
 
 test: lint ## Install, lint, and run the whole test suite (PostgreSQL tests use 127.0.0.1:5432)

@@ -6,6 +6,7 @@ import typer
 
 from card_service.audit.cli import audit_app
 from card_service.cards.cli import cards_app
+from card_service.catalogue.cli import catalogue_app
 from card_service.cli_keys import keys_app
 from card_service.demo.cli import demo_app
 from card_service.identity.cli import rotate_pii
@@ -23,6 +24,7 @@ app.add_typer(cards_app, name="cards")
 app.add_typer(demo_app, name="demo")
 app.add_typer(staff_app, name="staff")
 app.add_typer(services_api_app, name="services")
+services_api_app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(payments_app, name="payments")
 app.add_typer(terminals_app, name="terminals")
 keys_app.command("rotate-pii")(rotate_pii)

@@ -40,7 +40,9 @@ class DomainError(Exception):
 
 
 def install(app: FastAPI) -> None:
+    from card_service.catalogue.errors import from_engine
     from card_service.ledger.results import LedgerError
+    from card_service.protocol.fees import FeeError
 
     async def named(_req: Request, exc: Exception) -> JSONResponse:
         err: Any = exc
@@ -56,7 +58,12 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
 
+    async def fee(req: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, FeeError)
+        return await named(req, from_engine(exc))
+
     app.add_exception_handler(DomainError, named)
+    app.add_exception_handler(FeeError, fee)
     app.add_exception_handler(LedgerError, named)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http)

@@ -39,7 +39,7 @@ def load(
     from card_service.catalogue.errors import CatalogueInvalid, EffectiveFromPast
     from card_service.db import configured_sessions, transaction
 
-    when = _moment(effective_from)
+    when = _moment(effective_from) if effective_from else None
     factory = configured_sessions()
     try:
         with transaction(factory) as session:

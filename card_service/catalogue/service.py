@@ -61,21 +61,22 @@ def _remember(rules: FareRules) -> FareRules:
 def load(
     session: Session,
     text: str,
-    effective_from: datetime,
+    effective_from: datetime | None,
     actor: Actor,
     *,
     now: datetime | None = None,
 ) -> VersionInfo:
-    """Validate a whole catalogue file and schedule it from ``effective_from`` (aware, not past).
+    """Validate a whole catalogue file and schedule it from ``effective_from`` (aware, not past;
+    None: from now).
 
     A file that does not validate raises ``CatalogueInvalid`` (with its line) and changes nothing:
     the catalogue in force stays in force. Loading the same file for the same moment again returns
     the version already stored.
     """
-    if effective_from.tzinfo is None:
-        raise EffectiveFromPast("effective_from needs a time zone (e.g. 2026-12-01T04:30+01:00)")
-    when = _utc(effective_from)
     now = _utc(now or datetime.now(UTC))
+    if effective_from is not None and effective_from.tzinfo is None:
+        raise EffectiveFromPast("effective_from needs a time zone (e.g. 2026-12-01T04:30+01:00)")
+    when = now if effective_from is None else _utc(effective_from)
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     version = "c" + digest.hex()[:16]
     rules = source.parse(text, version)

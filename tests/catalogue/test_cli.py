@@ -43,3 +43,11 @@ def test_load_list_and_quote(runner: CliRunner, tmp_path: Path) -> None:
     assert refused.exit_code == 1
     line = next(i for i, s in enumerate(bad.read_text().splitlines(), 1) if "price_cents: x" in s)
     assert f"bad.yaml:{line}: services.bus.products.single.price_cents" in refused.output
+
+
+def test_a_first_load_without_a_moment_is_in_force_at_once(runner: CliRunner) -> None:
+    done = runner.invoke(catalogue_app, ["load", str(GIJON_FILE), "--if-empty"])
+    assert done.exit_code == 0, done.output
+    q = runner.invoke(catalogue_app, ["quote", "bus", "single", "--born", "1950-01-01"])
+    assert q.exit_code == 0, q.output
+    assert "holder 50 concession 100 (senior)" in q.output
