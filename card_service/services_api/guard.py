@@ -1,0 +1,129 @@
+"""The HTTP guard of the service API: a registered client, within its rate and its policy.
+
+A client sends ``Authorization: Basic base64(client_id:secret)`` and states a purpose (header
+``Purpose``, query parameter ``purpose`` or the body's ``purpose`` field). Every question, answered
+or refused by the policy, leaves an audit record with the purpose before the answer leaves.
+A staff or citizen session presented here is refused (403) and recorded, as on any route.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from card_service.api.auth import RequestId, _deny
+from card_service.audit.schemas import Actor
+from card_service.audit.service import PendingEvent
+from card_service.db import transaction
+from card_service.ledger.clock import now_ns
+from card_service.services_api.credentials import ClientView
+from card_service.services_api.errors import (
+    ClientUnauthenticated,
+    PurposeRequired,
+    QuestionForbidden,
+    RateLimited,
+)
+from card_service.services_api.policy import Question
+from card_service.services_api.runtime import Runtime, runtime
+from card_service.staff.errors import AuthenticationRequired
+from card_service.staff.models import StaffAccount
+from card_service.staff.sessions import resolve
+
+MAX_PURPOSE = 160
+
+
+@dataclass(frozen=True)
+class Caller:
+    client: ClientView
+    actor: Actor
+    stated_purpose: str | None
+    runtime: Runtime
+
+    def purpose(self, in_body: str | None = None) -> str:
+        purpose = (in_body or self.stated_purpose or "").strip()
+        if not purpose:
+            raise PurposeRequired(
+                "state why you ask: header Purpose, query parameter or body field purpose"
+            )
+        return purpose[:MAX_PURPOSE]
+
+    def ask(self, question: Question, target: str, purpose: str) -> None:
+        """Refuse (and record) a question the client's policy does not allow."""
+        if not self.client.policy.allows(question):
+            self.audit(question, target, purpose, outcome="denied", note="not in its policy")
+            raise QuestionForbidden(f"this client's policy does not allow {question!r}")
+
+    def audit(
+        self,
+        question: str,
+        target: str,
+        purpose: str,
+        *,
+        outcome: str = "ok",
+        note: str | None = None,
+    ) -> None:
+        reason = f"purpose: {purpose}" + (f"; {note}" if note else "")
+        self.runtime.sink.record(
+            PendingEvent(self.actor, f"services.{question}", target, now_ns(), reason, outcome)
+        )
+
+
+def _basic(value: str) -> tuple[str, str]:
+    try:
+        raw = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ClientUnauthenticated("Authorization: Basic needs base64(client_id:secret)") from exc
+    client_id, sep, secret = raw.partition(":")
+    if not sep or not client_id or not secret:
+        raise ClientUnauthenticated("Authorization: Basic needs base64(client_id:secret)")
+    return client_id, secret
+
+
+class ServiceGuard:
+    """Admit a registered, active service client within its rate limit."""
+
+    audience = "service"
+    label = "service"
+
+    def __call__(
+        self,
+        request: Request,
+        rid: RequestId,
+        authorization: Annotated[str | None, Header()] = None,
+        purpose: Annotated[str | None, Header()] = None,
+    ) -> Caller:
+        if not authorization:
+            raise AuthenticationRequired("send Authorization: Basic base64(client_id:secret)")
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer":
+            raise self._person(request, rid, value.strip())
+        if scheme.lower() != "basic":
+            raise AuthenticationRequired("send Authorization: Basic base64(client_id:secret)")
+        rt = runtime(request.app)
+        client_id, secret = _basic(value)
+        view = rt.verifier.authenticate(client_id, secret)
+        wait = rt.limiter.take(view.client_id, view.rate_per_s, view.burst)
+        if wait:
+            raise RateLimited(wait)
+        stated = purpose or request.query_params.get("purpose")
+        actor = Actor("service", view.client_id, "service", rid)
+        return Caller(view, actor, stated, rt)
+
+    @staticmethod
+    def _person(request: Request, rid: str, token: str) -> Exception:
+        """A staff or citizen session on a service route: refused like any role that may not."""
+        with transaction(request.app.state.sessionmaker) as side:
+            row = resolve(side, token)  # raises for an unknown or expired session
+            staff = side.get(StaffAccount, row.staff_id) if row.staff_id else None
+            if staff is not None:
+                actor = Actor("staff", staff.username, staff.role, rid, staff.id)
+            else:
+                actor = Actor("citizen", f"card:{row.card_id}", "citizen", rid)
+        return _deny(request, actor, "service clients only")
+
+
+Service = Annotated[Caller, Depends(ServiceGuard())]
