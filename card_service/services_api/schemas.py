@@ -104,3 +104,14 @@ class ChargeAnswer(BaseModel):
     at: datetime
     status: str  # ok | refused
     refusal: str | None = None
+
+
+class UsageItem(BaseModel):
+    """One of this service's own charges to the card's holder."""
+
+    id: str
+    product: str
+    quantity: int
+    price_cents: int
+    at: datetime
+    status: str

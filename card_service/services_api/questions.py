@@ -1,0 +1,130 @@
+"""The answers a service may get: minimal by default, personal fields only by name in its policy.
+
+An unknown, blocked or expired card is simply "not valid": the answer does not say which, and no
+personal field is disclosed about a card that is not valid.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from card_service.cards.models import Card
+from card_service.charging.errors import CardNotValid
+from card_service.charging.models import Charge
+from card_service.charging.service import valid_card
+from card_service.entitlements.errors import CategoryUnknown
+from card_service.entitlements.riders import birth_date
+from card_service.entitlements.service import categories_at
+from card_service.identity import service as holders
+from card_service.identity.crypto import Keyring
+from card_service.identity.models import Holder
+from card_service.protocol import fees
+from card_service.protocol.fees import FareRules
+from card_service.services_api.policy import Disclosure
+from card_service.services_api.schemas import CardAnswer, UsageItem
+
+
+def valid_holder(
+    session: Session, number: str, at: datetime, tz: ZoneInfo
+) -> tuple[Card, Holder] | None:
+    """The card and its holder when the card is valid and active at ``at``; else None."""
+    row = session.execute(
+        select(Card, Holder).join(Holder, Holder.id == Card.holder_id).where(Card.number == number)
+    ).one_or_none()
+    if row is None:
+        return None
+    card, holder = row
+    if not valid_card(card, at.astimezone(tz).date()) or holder.status != "active":
+        return None
+    return card, holder
+
+
+def require_valid(
+    session: Session, number: str, at: datetime, tz: ZoneInfo
+) -> tuple[Card, Holder]:
+    found = valid_holder(session, number, at, tz)
+    if found is None:
+        raise CardNotValid("this card is not valid and active")
+    return found
+
+
+def card_status(
+    session: Session,
+    ring: Keyring,
+    number: str,
+    fields: list[Disclosure],
+    at: datetime,
+    tz: ZoneInfo,
+) -> CardAnswer:
+    found = valid_holder(session, number, at, tz)
+    answer = CardAnswer(card=number, valid=found is not None)
+    if found is None or not fields:
+        return answer
+    personal = holders.personal_fields(session, ring, found[1])
+    if "birth_date" in fields and personal.get("date_of_birth"):
+        answer.birth_date = personal["date_of_birth"]
+    if "name" in fields:
+        answer.name = personal.get("legal_name") or " ".join(
+            p for p in (personal.get("given_names"), personal.get("surnames")) if p
+        )
+    if "address" in fields and isinstance(personal.get("address"), dict):
+        answer.address = {k: (str(v) if v is not None else None) for k, v in personal["address"].items()}
+    if "residence_status" in fields:
+        answer.residence_status = personal.get("residence_status")
+    return answer
+
+
+def entitled(
+    session: Session,
+    ring: Keyring,
+    rules: FareRules,
+    number: str,
+    category: str,
+    at: datetime,
+    tz: ZoneInfo,
+) -> bool:
+    """In ``category`` at ``at``: a proof-based grant that applies, or the age for it."""
+    kind = rules.categories.get(category)
+    if kind is None:
+        raise CategoryUnknown(f"no category {category!r} in the catalogue in force")
+    found = valid_holder(session, number, at, tz)
+    if found is None:
+        return False
+    holder = found[1]
+    if kind.kind == "proof":
+        return category in categories_at(session, holder.id, at)
+    rider = fees.Rider(birth_date=birth_date(session, ring, holder), categories=frozenset())
+    return category in fees.categories_at(rules, rider, at)
+
+
+def usage(
+    session: Session, service: str, number: str, since: datetime, limit: int
+) -> list[UsageItem]:
+    """The charges ``service`` made to this card's holder, newest first; never another's."""
+    holder_id = session.scalar(select(Card.holder_id).where(Card.number == number))
+    if holder_id is None:
+        return []
+    rows = session.scalars(
+        select(Charge)
+        .where(Charge.holder_id == holder_id, Charge.service == service, Charge.at >= since)
+        .order_by(Charge.at.desc())
+        .limit(limit)
+    )
+    return [
+        UsageItem(
+            id=c.ref,
+            product=c.product,
+            quantity=c.quantity,
+            price_cents=c.holder_cents,
+            at=c.at,
+            status=c.status,
+        )
+        for c in rows
+    ]
+
+
+DEFAULT_USAGE_DAYS = timedelta(days=31)
