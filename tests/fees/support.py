@@ -19,7 +19,7 @@ NOBODY = Rider(birth_date=None, categories=frozenset())
 
 def gijon_dict() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(GIJON_FILE.read_text(encoding="utf-8"))
-    return data
+    return {**data, "version": "gijon-test"}
 
 
 GIJON = FareRules.from_dict(gijon_dict())

@@ -146,7 +146,7 @@ def test_a_naive_moment_is_refused() -> None:
 def test_rules_round_trip_through_json() -> None:
     again = FareRules.from_dict(json.loads(json.dumps(GIJON.to_dict())))
     assert again.to_dict() == GIJON.to_dict()
-    assert again.version == "gijon-demo-1"
+    assert again.version == "gijon-test"
     at = local(2026, 12, 2)
     assert quote(again, adult(), "theatre", "ticket", at) == quote(
         GIJON, adult(), "theatre", "ticket", at

@@ -72,7 +72,7 @@ def names(value: Any, path: Path) -> dict[str, str]:
 def hhmm(value: Any, path: Path) -> tuple[int, int]:
     if not isinstance(value, str) or not re.fullmatch(r"\d\d:\d\d", value):
         raise RulesInvalid(
-            path, 'must be a quoted "HH:MM" time (unquoted, YAML reads 04:30 as 270)'
+            path, 'must be a quoted "HH:MM" time (unquoted, YAML 1.1 reads 14:30 as the number 870)'
         )
     hour, minute = int(value[:2]), int(value[3:])
     if hour > 23 or minute > 59:
