@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from card_service.api.auth import Allow, CitizenOnly
 
@@ -50,15 +50,16 @@ def table() -> list[RoutePermission]:
 
     rows = []
     for router in routers():
-        for route in router.routes:
+        # Routers a domain includes in its own router are visited too (with their prefixes).
+        for context in iter_route_contexts(router.routes):
+            route = context.original_route
             if not isinstance(route, APIRoute):
                 continue
+            path = context.path or route.path
             roles = _guards(route.dependant) or {PUBLIC}
             doc = (route.endpoint.__doc__ or route.name.replace("_", " ")).strip()
             for method in sorted(route.methods or ()):
-                rows.append(
-                    RoutePermission(method, route.path, frozenset(roles), doc.splitlines()[0])
-                )
+                rows.append(RoutePermission(method, path, frozenset(roles), doc.splitlines()[0]))
     return rows
 
 

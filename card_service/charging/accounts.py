@@ -34,7 +34,7 @@ def concession_code(category: str) -> str:
 
 
 def _db(session: Session) -> str:
-    return session.get_bind().url.render_as_string(hide_password=True)
+    return session.connection().engine.url.render_as_string(hide_password=True)
 
 
 def account_id(session: Session, code: str, kind: str) -> int:

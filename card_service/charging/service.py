@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from card_service.cards import service as cards
 from card_service.cards.models import Card
+from card_service.catalogue import service as catalogue
 from card_service.catalogue.errors import from_engine
 from card_service.charging import accounts
 from card_service.charging.errors import CardNotValid, ChargeIdReused
@@ -107,9 +108,7 @@ def lookback(svc: Service) -> timedelta:
     return span
 
 
-def recent_uses(
-    session: Session, holder_id: int, svc: Service, at: datetime
-) -> Sequence[Use]:
+def recent_uses(session: Session, holder_id: int, svc: Service, at: datetime) -> Sequence[Use]:
     """The holder's charged uses of ``svc`` that can matter at ``at``, oldest first."""
     span = lookback(svc)
     if not span:
@@ -139,9 +138,7 @@ def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def price(
-    session: Session, ring: Keyring, rules: FareRules, holder: Holder, req: Request
-) -> Quote:
+def price(session: Session, ring: Keyring, rules: FareRules, holder: Holder, req: Request) -> Quote:
     """What this use would cost now (the engine's quote); nothing is written."""
     svc, product = lookup(rules, req.service, req.product)
     rider = rider_for(session, ring, holder, req.at, with_age=product.needs_age)
@@ -154,17 +151,8 @@ def price(
 
 def lookup(rules: FareRules, service: str, product: str) -> tuple[Service, Product]:
     """The service and its product, or the named error (a product of another service too)."""
-    svc = rules.services.get(service)
-    if svc is None:
-        raise from_engine(fees.ServiceUnknown(f"no service {service!r} in the catalogue"))
-    found = svc.products.get(product)
-    if found is None:
-        if product in rules.product_services:
-            raise from_engine(
-                fees.ProductNotOfService(f"{product!r} is not a product of {service!r}")
-            )
-        raise from_engine(fees.ProductUnknown(f"no product {product!r} in the catalogue"))
-    return svc, found
+    found = catalogue.product(rules, service, product)
+    return rules.services[service], found
 
 
 def charge(
@@ -220,7 +208,6 @@ def charge(
     session.add(row)
     session.flush()
     return Outcome(row, replayed=False)
-
 
 
 def _transfers(

@@ -27,6 +27,10 @@ class QuestionForbidden(DomainError):
     status = 403
 
 
+class CategoryForbidden(QuestionForbidden):
+    """Entitlement questions about a category the client's policy does not list."""
+
+
 class PurposeRequired(DomainError):
     code = "purpose_required"
     status = 422

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from card_service.api.auth import RequestId, _deny
+from card_service.api.problems import DomainError
 from card_service.audit.schemas import Actor
 from card_service.audit.service import PendingEvent
 from card_service.db import transaction
 from card_service.ledger.clock import now_ns
+from card_service.ledger.results import LedgerError
 from card_service.services_api.credentials import ClientView
 from card_service.services_api.errors import (
     ClientUnauthenticated,
@@ -34,6 +38,14 @@ from card_service.staff.models import StaffAccount
 from card_service.staff.sessions import resolve
 
 MAX_PURPOSE = 160
+
+
+@dataclass
+class Asked:
+    """What the answer disclosed, for its audit record."""
+
+    note: str | None = None
+    recorded: bool = False  # the answer's record was written in its own transaction
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,21 @@ class Caller:
         if not self.client.policy.allows(question):
             self.audit(question, target, purpose, outcome="denied", note="not in its policy")
             raise QuestionForbidden(f"this client's policy does not allow {question!r}")
+
+    @contextlib.contextmanager
+    def question(self, question: Question, target: str, purpose: str) -> Iterator[Asked]:
+        """Check the policy, then audit the outcome: answered, or failed with its error code."""
+        self.ask(question, target, purpose)
+        asked = Asked()
+        try:
+            yield asked
+        except (DomainError, LedgerError) as exc:
+            outcome = "denied" if isinstance(exc, QuestionForbidden) else "failed"
+            note = f"{asked.note}; {exc.code}" if asked.note else exc.code
+            self.audit(question, target, purpose, outcome=outcome, note=note)
+            raise
+        if not asked.recorded:
+            self.audit(question, target, purpose, note=asked.note)
 
     def audit(
         self,

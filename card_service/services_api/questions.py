@@ -43,9 +43,7 @@ def valid_holder(
     return card, holder
 
 
-def require_valid(
-    session: Session, number: str, at: datetime, tz: ZoneInfo
-) -> tuple[Card, Holder]:
+def require_valid(session: Session, number: str, at: datetime, tz: ZoneInfo) -> tuple[Card, Holder]:
     found = valid_holder(session, number, at, tz)
     if found is None:
         raise CardNotValid("this card is not valid and active")
@@ -72,7 +70,9 @@ def card_status(
             p for p in (personal.get("given_names"), personal.get("surnames")) if p
         )
     if "address" in fields and isinstance(personal.get("address"), dict):
-        answer.address = {k: (str(v) if v is not None else None) for k, v in personal["address"].items()}
+        answer.address = {
+            k: (str(v) if v is not None else None) for k, v in personal["address"].items()
+        }
     if "residence_status" in fields:
         answer.residence_status = personal.get("residence_status")
     return answer
