@@ -39,7 +39,7 @@ from card_service.services_api.schemas import (
     QuoteIn,
     UsageItem,
 )
-from card_service.staff.roles import utcnow
+from card_service.staff.roles import aware, utcnow
 
 
 @contextlib.asynccontextmanager
@@ -114,7 +114,7 @@ def _answer(c: Charge) -> ChargeAnswer:
         product=c.product,
         quantity=c.quantity,
         price_cents=c.holder_cents,
-        at=c.at,
+        at=aware(c.at),
         status=c.status,
         refusal=c.refusal,
     )

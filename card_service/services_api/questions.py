@@ -26,6 +26,7 @@ from card_service.protocol import fees
 from card_service.protocol.fees import FareRules
 from card_service.services_api.policy import Disclosure
 from card_service.services_api.schemas import CardAnswer, UsageItem
+from card_service.staff.roles import aware
 
 
 def valid_holder(
@@ -120,7 +121,7 @@ def usage(
             product=c.product,
             quantity=c.quantity,
             price_cents=c.holder_cents,
-            at=c.at,
+            at=aware(c.at),
             status=c.status,
         )
         for c in rows
