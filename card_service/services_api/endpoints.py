@@ -15,7 +15,6 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy.exc import IntegrityError
 
 from card_service.api.auth import PiiKeys
-from card_service.api.deps import DbSession
 from card_service.audit import service as audit
 from card_service.catalogue.service import in_force
 from card_service.charging import service as charging
@@ -28,7 +27,7 @@ from card_service.ledger.store import ConcurrentWrite
 from card_service.services_api import questions
 from card_service.services_api.admin_endpoints import router as admin_router
 from card_service.services_api.errors import CategoryForbidden
-from card_service.services_api.guard import Caller, Service
+from card_service.services_api.guard import Caller, ReadSession, Service
 from card_service.services_api.runtime import close
 from card_service.services_api.schemas import (
     CardAnswer,
@@ -60,9 +59,9 @@ def _tz(caller: Caller) -> ZoneInfo:
 
 
 @api.get("/cards/{number}", response_model_exclude_none=True)
-def card_status(number: str, caller: Service, session: DbSession, ring: PiiKeys) -> CardAnswer:
+def card_status(number: str, caller: Service, session: ReadSession, ring: PiiKeys) -> CardAnswer:
     """Is this card valid and active? Personal fields only as the client's policy names them."""
-    with caller.question("card_status", f"card:{number}", caller.purpose()) as asked:
+    with caller.question("card_status", f"card:{number}") as asked:
         fields = caller.client.policy.fields
         answer = questions.card_status(session, ring, number, fields, utcnow(), _tz(caller))
         shown = [f for f in fields if getattr(answer, f) is not None]
@@ -72,10 +71,10 @@ def card_status(number: str, caller: Service, session: DbSession, ring: PiiKeys)
 
 @api.get("/cards/{number}/entitlements/{category}")
 def entitlement(
-    number: str, category: str, caller: Service, session: DbSession, ring: PiiKeys
+    number: str, category: str, caller: Service, session: ReadSession, ring: PiiKeys
 ) -> EntitlementAnswer:
     """Is the card's holder in this category now: yes or no (never why, never a birth date)."""
-    with caller.question("entitlement", f"card:{number}", caller.purpose()) as asked:
+    with caller.question("entitlement", f"card:{number}") as asked:
         asked.note = f"category {category}"
         if not caller.client.policy.may_ask_category(category):
             raise CategoryForbidden(f"this client's policy does not cover category {category!r}")
@@ -86,9 +85,9 @@ def entitlement(
 
 
 @api.post("/quotes")
-def quote(body: QuoteIn, caller: Service, session: DbSession, ring: PiiKeys) -> QuoteAnswer:
+def quote(body: QuoteIn, caller: Service, session: ReadSession, ring: PiiKeys) -> QuoteAnswer:
     """What this card would pay now for one of the client's own service's products."""
-    with caller.question("quote", f"card:{body.card}", caller.purpose(body.purpose)) as asked:
+    with caller.question("quote", f"card:{body.card}", body.purpose) as asked:
         asked.note = f"{caller.client.service}.{body.product}"
         now = utcnow()
         rules = in_force(session, now)
@@ -145,13 +144,12 @@ def charge(
     body: ChargeIn, caller: Service, request: Request, response: Response, ring: PiiKeys
 ) -> ChargeAnswer:
     """Charge the card for one of the client's products; the same id again is the same charge."""
-    purpose = caller.purpose(body.purpose)
-    with caller.question("charge", f"card:{body.card}", purpose) as asked:
+    with caller.question("charge", f"card:{body.card}", body.purpose) as asked:
         asked.recorded = True  # in the charge's own transaction
         req = _request(caller, body.id, body.card, body.product, body.quantity)
         for attempt in range(3):
             try:
-                outcome = _charge_once(request, caller, ring, req, purpose)
+                outcome = _charge_once(request, caller, ring, req, asked.purpose)
                 break
             except (ConcurrentWrite, IntegrityError):
                 # A concurrent attempt with the same id won: the next round finds its answer.
@@ -168,9 +166,9 @@ def charge(
 
 
 @api.get("/charges/{charge_id}")
-def get_charge(charge_id: str, caller: Service, session: DbSession) -> ChargeAnswer:
+def get_charge(charge_id: str, caller: Service, session: ReadSession) -> ChargeAnswer:
     """One of this client's own charges, by the id it gave."""
-    with caller.question("charge", f"charge:{charge_id}", caller.purpose()) as asked:
+    with caller.question("charge", f"charge:{charge_id}") as asked:
         asked.note = "read back"
         found = session.get(Charge, charging.charge_id(caller.client.client_id, charge_id))
         if found is None:
@@ -180,10 +178,10 @@ def get_charge(charge_id: str, caller: Service, session: DbSession) -> ChargeAns
 
 @api.get("/cards/{number}/usage")
 def usage(
-    number: str, caller: Service, session: DbSession, days: int = 31, limit: int = 100
+    number: str, caller: Service, session: ReadSession, days: int = 31, limit: int = 100
 ) -> list[UsageItem]:
     """This service's own charges to the card's holder (never another service's)."""
-    with caller.question("usage", f"card:{number}", caller.purpose()) as asked:
+    with caller.question("usage", f"card:{number}") as asked:
         since = utcnow() - timedelta(days=max(1, min(days, 366)))
         service = caller.client.service
         items = questions.usage(session, service, number, since, max(1, min(limit, 500)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
 
 from card_service.api.auth import RequestId, _deny
 from card_service.api.problems import DomainError
@@ -42,8 +43,9 @@ MAX_PURPOSE = 160
 
 @dataclass
 class Asked:
-    """What the answer disclosed, for its audit record."""
+    """The stated purpose, and what the answer disclosed, for its audit record."""
 
+    purpose: str
     note: str | None = None
     recorded: bool = False  # the answer's record was written in its own transaction
 
@@ -55,25 +57,22 @@ class Caller:
     stated_purpose: str | None
     runtime: Runtime
 
-    def purpose(self, in_body: str | None = None) -> str:
-        purpose = (in_body or self.stated_purpose or "").strip()
+    @contextlib.contextmanager
+    def question(
+        self, question: Question, target: str, in_body: str | None = None
+    ) -> Iterator[Asked]:
+        """Require a purpose and the policy's leave, then audit the outcome: answered, refused,
+        or failed with its error code. Nothing is answered without its record."""
+        purpose = (in_body or self.stated_purpose or "").strip()[:MAX_PURPOSE]
         if not purpose:
+            self.audit(question, target, "-", outcome="denied", note="no purpose stated")
             raise PurposeRequired(
                 "state why you ask: header Purpose, query parameter or body field purpose"
             )
-        return purpose[:MAX_PURPOSE]
-
-    def ask(self, question: Question, target: str, purpose: str) -> None:
-        """Refuse (and record) a question the client's policy does not allow."""
         if not self.client.policy.allows(question):
             self.audit(question, target, purpose, outcome="denied", note="not in its policy")
             raise QuestionForbidden(f"this client's policy does not allow {question!r}")
-
-    @contextlib.contextmanager
-    def question(self, question: Question, target: str, purpose: str) -> Iterator[Asked]:
-        """Check the policy, then audit the outcome: answered, or failed with its error code."""
-        self.ask(question, target, purpose)
-        asked = Asked()
+        asked = Asked(purpose)
         try:
             yield asked
         except (DomainError, LedgerError) as exc:
@@ -154,3 +153,15 @@ class ServiceGuard:
 
 
 Service = Annotated[Caller, Depends(ServiceGuard())]
+
+
+def read_session(request: Request) -> Iterator[Session]:
+    """A read-only session for the answer: the audit sink may write while it is open."""
+    session = runtime(request.app).reads()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+ReadSession = Annotated[Session, Depends(read_session)]

@@ -6,7 +6,7 @@ personal field is disclosed about a card that is not valid.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -65,7 +65,7 @@ def card_status(
         return answer
     personal = holders.personal_fields(session, ring, found[1])
     if "birth_date" in fields and personal.get("date_of_birth"):
-        answer.birth_date = personal["date_of_birth"]
+        answer.birth_date = date.fromisoformat(personal["date_of_birth"])
     if "name" in fields:
         answer.name = personal.get("legal_name") or " ".join(
             p for p in (personal.get("given_names"), personal.get("surnames")) if p

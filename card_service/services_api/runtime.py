@@ -6,7 +6,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from card_service.config import Settings
+from card_service.db import make_read_sessionmaker
 from card_service.services_api.audit_sink import AuditSink
 from card_service.services_api.credentials import Verifier
 from card_service.services_api.ratelimit import RateLimiter
@@ -17,6 +20,7 @@ _lock = threading.Lock()
 @dataclass
 class Runtime:
     settings: Settings
+    reads: sessionmaker[Session]  # read-only sessions (no write lock on SQLite)
     verifier: Verifier
     limiter: RateLimiter
     sink: AuditSink
@@ -32,9 +36,11 @@ def runtime(app: Any) -> Runtime:
         if found is None:
             settings: Settings = app.state.settings
             limiter = RateLimiter()
+            reads = make_read_sessionmaker(app.state.engine)
             found = Runtime(
                 settings,
-                Verifier(app.state.sessionmaker, settings.services_client_cache_s, limiter),
+                reads,
+                Verifier(reads, settings.services_client_cache_s, limiter),
                 limiter,
                 AuditSink(app.state.sessionmaker, settings.services_audit_wait_s),
             )
