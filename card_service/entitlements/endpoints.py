@@ -50,6 +50,9 @@ def approve_grant(grant_id: int, request: Request, session: DbSession, who: Desk
     try:
         grant = service.approve(session, who.actor, grant_id)
     except GrantSelfApproval:
+        # The refusal must outlive this request's rollback; end the request's transaction first
+        # (on SQLite it holds the write lock the record needs).
+        session.rollback()
         with transaction(request.app.state.sessionmaker) as side:
             audit.record(
                 side,
