@@ -11,12 +11,12 @@ transfers see each other) and a concurrent retry waits for, then finds, the firs
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import DateTime, bindparam, select
 from sqlalchemy.orm import Session
 
 from card_service.cards import service as cards
@@ -26,7 +26,8 @@ from card_service.catalogue.errors import from_engine
 from card_service.charging import accounts
 from card_service.charging.errors import CardNotValid, ChargeIdReused
 from card_service.charging.models import Charge
-from card_service.entitlements.riders import rider_for
+from card_service.entitlements.riders import birth_date
+from card_service.entitlements.service import categories_at
 from card_service.identity.crypto import Keyring
 from card_service.identity.models import Holder
 from card_service.ledger.results import Result
@@ -108,41 +109,55 @@ def lookback(svc: Service) -> timedelta:
     return span
 
 
+_RECENT = (
+    select(
+        Charge.service,
+        Charge.product,
+        Charge.at,
+        Charge.price_cents,
+        Charge.holder_cents,
+        Charge.rule,
+    )
+    .where(
+        Charge.holder_id == bindparam("holder_id"),
+        Charge.service == bindparam("service"),
+        Charge.at >= bindparam("since", type_=DateTime(timezone=True)),
+        Charge.at <= bindparam("at", type_=DateTime(timezone=True)),
+        Charge.status == "ok",
+    )
+    .order_by(Charge.at)
+)
+
+
 def recent_uses(session: Session, holder_id: int, svc: Service, at: datetime) -> Sequence[Use]:
     """The holder's charged uses of ``svc`` that can matter at ``at``, oldest first."""
     span = lookback(svc)
     if not span:
         return ()
-    rows = session.execute(
-        select(
-            Charge.service,
-            Charge.product,
-            Charge.at,
-            Charge.price_cents,
-            Charge.holder_cents,
-            Charge.rule,
-        )
-        .where(
-            Charge.holder_id == holder_id,
-            Charge.service == svc.code,
-            Charge.at >= at - span,
-            Charge.at <= at,
-            Charge.status == "ok",
-        )
-        .order_by(Charge.at)
-    ).all()
-    return [Use(r[0], r[1], _utc(r[2]), r[3], r[4], r[5]) for r in rows]
+    at = _utc(at)
+    params = {"holder_id": holder_id, "service": svc.code, "since": at - span, "at": at}
+    return [Use(r[0], r[1], _utc(r[2]), r[3], r[4], r[5]) for r in session.execute(_RECENT, params)]
 
 
 def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def price(session: Session, ring: Keyring, rules: FareRules, holder: Holder, req: Request) -> Quote:
-    """What this use would cost now (the engine's quote); nothing is written."""
+def price(
+    session: Session,
+    rules: FareRules,
+    holder_id: int,
+    birth_date: Callable[[], date | None],
+    req: Request,
+) -> Quote:
+    """What this use would cost the holder now (the engine's quote); nothing is written.
+    ``birth_date`` is called only when the product has an age concession."""
     svc, product = lookup(rules, req.service, req.product)
-    rider = rider_for(session, ring, holder, req.at, with_age=product.needs_age)
-    recent = recent_uses(session, holder.id, svc, req.at)
+    rider = fees.Rider(
+        birth_date=birth_date() if product.needs_age else None,
+        categories=categories_at(session, holder_id, req.at),
+    )
+    recent = recent_uses(session, holder_id, svc, req.at)
     try:
         return fees.quote(rules, rider, req.service, req.product, req.at, recent, req.quantity)
     except fees.FeeError as exc:
@@ -174,7 +189,7 @@ def charge(
     day = at.astimezone(tz).date()
     if not valid_card(card, day) or holder.status != "active":
         raise CardNotValid("this card is not valid and active")
-    quote = price(session, ring, rules, holder, req)
+    quote = price(session, rules, holder.id, lambda: birth_date(session, ring, holder), req)
     transfers = _transfers(session, holder, quote, cid)
     refusal = None
     if transfers:

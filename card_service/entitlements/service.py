@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import DateTime, bindparam, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from card_service.audit import service as audit
@@ -201,21 +201,22 @@ def revoke(
     return grant
 
 
+# Built once: the service API asks this for every quote and eligibility question.
+_AT = bindparam("at", type_=DateTime(timezone=True))
+_APPLYING = select(Grant.category).where(
+    Grant.holder_id == bindparam("holder_id"),
+    Grant.valid_from <= _AT,
+    Grant.valid_to > _AT,
+    or_(Grant.revoked_at.is_(None), Grant.revoked_at > _AT),
+    or_(
+        Grant.needs_approval.is_(False), (Grant.decision == "approved") & (Grant.decided_at <= _AT)
+    ),
+)
+
+
 def categories_at(session: Session, holder_id: int, at: datetime) -> frozenset[str]:
     """The proof-based categories whose grants apply to a holder at ``at``."""
-    at = utc(at)
-    rows = session.execute(
-        select(Grant.category).where(
-            Grant.holder_id == holder_id,
-            Grant.valid_from <= at,
-            Grant.valid_to > at,
-            or_(Grant.revoked_at.is_(None), Grant.revoked_at > at),
-            or_(
-                Grant.needs_approval.is_(False),
-                (Grant.decision == "approved") & (Grant.decided_at <= at),
-            ),
-        )
-    ).scalars()
+    rows = session.execute(_APPLYING, {"holder_id": holder_id, "at": utc(at)}).scalars()
     return frozenset(rows)
 
 

@@ -101,6 +101,7 @@ class Verifier:
         # (client id, stored hash) -> keyed hashes of the secrets verified against that hash.
         self._verified: dict[tuple[str, str], set[bytes]] = {}
         self._lock = threading.Lock()
+        self._slow: dict[str, threading.Lock] = {}
 
     def client(self, client_id: str) -> ClientView | None:
         view = self._clients.get(client_id)
@@ -129,25 +130,38 @@ class Verifier:
         view = self.client(client_id)
         if view is None:
             raise ClientUnauthenticated("unknown client id or wrong secret")
-        now = utcnow()
         tag = hmac.new(self._key, secret.encode(), hashlib.sha256).digest()
-        hashes = view.hashes_in_force(now)
+        hashes = view.hashes_in_force(utcnow())
+        if self._known(client_id, hashes, tag):
+            return self._usable(view)
+        # One slow check at a time per client: requests that arrive together with a new secret
+        # wait for the first one's answer instead of each paying for argon2.
+        with self._slow_lock(client_id):
+            if self._known(client_id, hashes, tag):
+                return self._usable(view)
+            wait = self._limiter.take("verify:" + client_id, VERIFY_RATE_PER_S, VERIFY_BURST)
+            if wait:
+                raise RateLimited(wait, "too many secret checks for this client; retry later")
+            for stored in hashes:
+                try:
+                    hasher.verify(stored, secret)
+                except (VerificationError, InvalidHashError):
+                    continue
+                with self._lock:
+                    self._verified.setdefault((client_id, stored), set()).add(tag)
+                return self._usable(view)
+        raise ClientUnauthenticated("unknown client id or wrong secret")
+
+    def _known(self, client_id: str, hashes: list[str], tag: bytes) -> bool:
         for stored in hashes:
             known = self._verified.get((client_id, stored), ())
             if any(hmac.compare_digest(tag, k) for k in known):
-                return self._usable(view)
-        wait = self._limiter.take("verify:" + client_id, VERIFY_RATE_PER_S, VERIFY_BURST)
-        if wait:
-            raise RateLimited(wait, "too many secret checks for this client; retry later")
-        for stored in hashes:
-            try:
-                hasher.verify(stored, secret)
-            except (VerificationError, InvalidHashError):
-                continue
-            with self._lock:
-                self._verified.setdefault((client_id, stored), set()).add(tag)
-            return self._usable(view)
-        raise ClientUnauthenticated("unknown client id or wrong secret")
+                return True
+        return False
+
+    def _slow_lock(self, client_id: str) -> threading.Lock:
+        with self._lock:
+            return self._slow.setdefault(client_id, threading.Lock())
 
     @staticmethod
     def _usable(view: ClientView) -> ClientView:

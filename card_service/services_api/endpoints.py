@@ -28,6 +28,7 @@ from card_service.services_api import questions
 from card_service.services_api.admin_endpoints import router as admin_router
 from card_service.services_api.errors import CategoryForbidden
 from card_service.services_api.guard import Caller, ReadSession, Service
+from card_service.services_api.rules_cache import rules_now
 from card_service.services_api.runtime import close
 from card_service.services_api.schemas import (
     CardAnswer,
@@ -79,7 +80,7 @@ def entitlement(
         if not caller.client.policy.may_ask_category(category):
             raise CategoryForbidden(f"this client's policy does not cover category {category!r}")
         now = utcnow()
-        rules = in_force(session, now)
+        rules = rules_now(session, now)
         yes = questions.entitled(session, ring, rules, number, category, now, _tz(caller))
     return EntitlementAnswer(card=number, category=category, entitled=yes)
 
@@ -90,11 +91,11 @@ def quote(body: QuoteIn, caller: Service, session: ReadSession, ring: PiiKeys) -
     with caller.question("quote", f"card:{body.card}", body.purpose) as asked:
         asked.note = f"{caller.client.service}.{body.product}"
         now = utcnow()
-        rules = in_force(session, now)
+        rules = rules_now(session, now)
         charging.lookup(rules, caller.client.service, body.product)  # own products only
-        _card, holder = questions.require_valid(session, body.card, now, _tz(caller))
+        found = questions.require_valid(session, body.card, now, _tz(caller))
         req = _request(caller, "", body.card, body.product, body.quantity)
-        q = charging.price(session, ring, rules, holder, req)
+        q = charging.price(session, rules, found.holder_id, lambda: found.birth_date(ring), req)
     return QuoteAnswer(
         card=body.card, product=body.product, quantity=body.quantity, price_cents=q.holder_cents
     )

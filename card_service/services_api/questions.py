@@ -6,22 +6,22 @@ personal field is disclosed about a card that is not valid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from card_service.cards.models import Card
 from card_service.charging.errors import CardNotValid
 from card_service.charging.models import Charge
-from card_service.charging.service import valid_card
 from card_service.entitlements.errors import CategoryUnknown
-from card_service.entitlements.riders import birth_date
 from card_service.entitlements.service import categories_at
 from card_service.identity import service as holders
 from card_service.identity.crypto import Keyring
-from card_service.identity.models import Holder
+from card_service.identity.models import DataKey, Holder
 from card_service.protocol import fees
 from card_service.protocol.fees import FareRules
 from card_service.services_api.policy import Disclosure
@@ -29,22 +29,58 @@ from card_service.services_api.schemas import CardAnswer, UsageItem
 from card_service.staff.roles import aware
 
 
-def valid_holder(
-    session: Session, number: str, at: datetime, tz: ZoneInfo
-) -> tuple[Card, Holder] | None:
-    """The card and its holder when the card is valid and active at ``at``; else None."""
-    row = session.execute(
-        select(Card, Holder).join(Holder, Holder.id == Card.holder_id).where(Card.number == number)
-    ).one_or_none()
+@dataclass(frozen=True, slots=True)
+class CardHolder:
+    """A valid card's holder as one query reads it: enough to answer without another read."""
+
+    holder_id: int
+    pseudonym: str
+    kind: str
+    pii: bytes | None
+    key_id: bytes | None
+    wrapped: bytes | None
+
+    def personal(self, ring: Keyring) -> dict[str, Any]:
+        if self.pii is None or self.key_id is None or self.wrapped is None:
+            return {}  # erased
+        return holders.open_personal(ring, self.pseudonym, self.pii, self.key_id, self.wrapped)
+
+    def birth_date(self, ring: Keyring) -> date | None:
+        raw = self.personal(ring).get("date_of_birth") if self.kind == "person" else None
+        return date.fromisoformat(raw) if isinstance(raw, str) else None
+
+
+# Built once: every question reads the card, its holder and the holder's data key in one go.
+_CARD_HOLDER = (
+    select(
+        Card.status,
+        Card.expires_on,
+        Holder.id,
+        Holder.pseudonym,
+        Holder.kind,
+        Holder.status,
+        Holder.pii,
+        DataKey.key_id,
+        DataKey.wrapped,
+    )
+    .join(Holder, Holder.id == Card.holder_id)
+    .outerjoin(DataKey, DataKey.holder_id == Holder.id)
+    .where(Card.number == bindparam("number"))
+)
+
+
+def valid_holder(session: Session, number: str, at: datetime, tz: ZoneInfo) -> CardHolder | None:
+    """The card's holder when the card is valid and active at ``at``; else None."""
+    row = session.execute(_CARD_HOLDER, {"number": number}).one_or_none()
     if row is None:
         return None
-    card, holder = row
-    if not valid_card(card, at.astimezone(tz).date()) or holder.status != "active":
+    status, expires_on, holder_id, pseudonym, kind, holder_status, pii, key_id, wrapped = row
+    if status != "active" or expires_on < at.astimezone(tz).date() or holder_status != "active":
         return None
-    return card, holder
+    return CardHolder(holder_id, pseudonym, kind, pii, key_id, wrapped)
 
 
-def require_valid(session: Session, number: str, at: datetime, tz: ZoneInfo) -> tuple[Card, Holder]:
+def require_valid(session: Session, number: str, at: datetime, tz: ZoneInfo) -> CardHolder:
     found = valid_holder(session, number, at, tz)
     if found is None:
         raise CardNotValid("this card is not valid and active")
@@ -63,7 +99,7 @@ def card_status(
     answer = CardAnswer(card=number, valid=found is not None)
     if found is None or not fields:
         return answer
-    personal = holders.personal_fields(session, ring, found[1])
+    personal = found.personal(ring)
     if "birth_date" in fields and personal.get("date_of_birth"):
         answer.birth_date = date.fromisoformat(personal["date_of_birth"])
     if "name" in fields:
@@ -95,10 +131,9 @@ def entitled(
     found = valid_holder(session, number, at, tz)
     if found is None:
         return False
-    holder = found[1]
     if kind.kind == "proof":
-        return category in categories_at(session, holder.id, at)
-    rider = fees.Rider(birth_date=birth_date(session, ring, holder), categories=frozenset())
+        return category in categories_at(session, found.holder_id, at)
+    rider = fees.Rider(birth_date=found.birth_date(ring), categories=frozenset())
     return category in fees.categories_at(rules, rider, at)
 
 
