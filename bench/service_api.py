@@ -189,10 +189,15 @@ def load_process(
                 card = rng.choice(cards)
                 kind = "eligibility" if rng.random() < 0.5 else "quote"
                 t = time.perf_counter()
-                if kind == "eligibility":
-                    r = client.get(f"/v1/services/cards/{card}/entitlements/senior")
-                else:
-                    r = client.post("/v1/services/quotes", json={"card": card, "product": "single"})
+                try:
+                    if kind == "eligibility":
+                        r = client.get(f"/v1/services/cards/{card}/entitlements/senior")
+                    else:
+                        body = {"card": card, "product": "single"}
+                        r = client.post("/v1/services/quotes", json=body)
+                except httpx.HTTPError as exc:
+                    bad.append(f"{type(exc).__name__}: {exc}")
+                    continue
                 ms = (time.perf_counter() - t) * 1000
                 if r.status_code != 200:
                     bad.append(f"{r.status_code} {r.text[:80]}")

@@ -109,23 +109,17 @@ def lookback(svc: Service) -> timedelta:
     return span
 
 
+_C = Charge.__table__.c
 _RECENT = (
-    select(
-        Charge.service,
-        Charge.product,
-        Charge.at,
-        Charge.price_cents,
-        Charge.holder_cents,
-        Charge.rule,
-    )
+    select(_C.service, _C.product, _C.at, _C.price_cents, _C.holder_cents, _C.rule)
     .where(
-        Charge.holder_id == bindparam("holder_id"),
-        Charge.service == bindparam("service"),
-        Charge.at >= bindparam("since", type_=DateTime(timezone=True)),
-        Charge.at <= bindparam("at", type_=DateTime(timezone=True)),
-        Charge.status == "ok",
+        _C.holder_id == bindparam("holder_id"),
+        _C.service == bindparam("service"),
+        _C.at >= bindparam("since", type_=DateTime(timezone=True)),
+        _C.at <= bindparam("at", type_=DateTime(timezone=True)),
+        _C.status == "ok",
     )
-    .order_by(Charge.at)
+    .order_by(_C.at)
 )
 
 
@@ -136,7 +130,10 @@ def recent_uses(session: Session, holder_id: int, svc: Service, at: datetime) ->
         return ()
     at = _utc(at)
     params = {"holder_id": holder_id, "service": svc.code, "since": at - span, "at": at}
-    return [Use(r[0], r[1], _utc(r[2]), r[3], r[4], r[5]) for r in session.execute(_RECENT, params)]
+    return [
+        Use(r[0], r[1], _utc(r[2]), r[3], r[4], r[5])
+        for r in session.connection().execute(_RECENT, params)
+    ]
 
 
 def _utc(dt: datetime) -> datetime:

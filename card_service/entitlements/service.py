@@ -201,23 +201,22 @@ def revoke(
     return grant
 
 
-# Built once: the service API asks this for every quote and eligibility question.
+# Built once, in Core (no ORM work per call): every quote and eligibility question asks this.
+_G = Grant.__table__.c
 _AT = bindparam("at", type_=DateTime(timezone=True))
-_APPLYING = select(Grant.category).where(
-    Grant.holder_id == bindparam("holder_id"),
-    Grant.valid_from <= _AT,
-    Grant.valid_to > _AT,
-    or_(Grant.revoked_at.is_(None), Grant.revoked_at > _AT),
-    or_(
-        Grant.needs_approval.is_(False), (Grant.decision == "approved") & (Grant.decided_at <= _AT)
-    ),
+_APPLYING = select(_G.category).where(
+    _G.holder_id == bindparam("holder_id"),
+    _G.valid_from <= _AT,
+    _G.valid_to > _AT,
+    or_(_G.revoked_at.is_(None), _G.revoked_at > _AT),
+    or_(_G.needs_approval.is_(False), (_G.decision == "approved") & (_G.decided_at <= _AT)),
 )
 
 
 def categories_at(session: Session, holder_id: int, at: datetime) -> frozenset[str]:
     """The proof-based categories whose grants apply to a holder at ``at``."""
-    rows = session.execute(_APPLYING, {"holder_id": holder_id, "at": utc(at)}).scalars()
-    return frozenset(rows)
+    params = {"holder_id": holder_id, "at": utc(at)}
+    return frozenset(session.connection().execute(_APPLYING, params).scalars())
 
 
 def grants_of(session: Session, pseudonym: str) -> list[GrantOut]:

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy.exc import IntegrityError
 
-from card_service.api.auth import PiiKeys
 from card_service.audit import service as audit
 from card_service.catalogue.service import in_force
 from card_service.charging import service as charging
@@ -27,7 +26,7 @@ from card_service.ledger.store import ConcurrentWrite
 from card_service.services_api import questions
 from card_service.services_api.admin_endpoints import router as admin_router
 from card_service.services_api.errors import CategoryForbidden
-from card_service.services_api.guard import Caller, ReadSession, Service
+from card_service.services_api.guard import Caller, Service
 from card_service.services_api.rules_cache import rules_now
 from card_service.services_api.runtime import close
 from card_service.services_api.schemas import (
@@ -60,9 +59,10 @@ def _tz(caller: Caller) -> ZoneInfo:
 
 
 @api.get("/cards/{number}", response_model_exclude_none=True)
-def card_status(number: str, caller: Service, session: ReadSession, ring: PiiKeys) -> CardAnswer:
+def card_status(number: str, caller: Service) -> CardAnswer:
     """Is this card valid and active? Personal fields only as the client's policy names them."""
-    with caller.question("card_status", f"card:{number}") as asked:
+    ring = caller.ring()
+    with caller.question("card_status", f"card:{number}") as asked, caller.reads() as session:
         fields = caller.client.policy.fields
         answer = questions.card_status(session, ring, number, fields, utcnow(), _tz(caller))
         shown = [f for f in fields if getattr(answer, f) is not None]
@@ -71,11 +71,10 @@ def card_status(number: str, caller: Service, session: ReadSession, ring: PiiKey
 
 
 @api.get("/cards/{number}/entitlements/{category}")
-def entitlement(
-    number: str, category: str, caller: Service, session: ReadSession, ring: PiiKeys
-) -> EntitlementAnswer:
+def entitlement(number: str, category: str, caller: Service) -> EntitlementAnswer:
     """Is the card's holder in this category now: yes or no (never why, never a birth date)."""
-    with caller.question("entitlement", f"card:{number}") as asked:
+    ring = caller.ring()
+    with caller.question("entitlement", f"card:{number}") as asked, caller.reads() as session:
         asked.note = f"category {category}"
         if not caller.client.policy.may_ask_category(category):
             raise CategoryForbidden(f"this client's policy does not cover category {category!r}")
@@ -86,9 +85,11 @@ def entitlement(
 
 
 @api.post("/quotes")
-def quote(body: QuoteIn, caller: Service, session: ReadSession, ring: PiiKeys) -> QuoteAnswer:
+def quote(body: QuoteIn, caller: Service) -> QuoteAnswer:
     """What this card would pay now for one of the client's own service's products."""
-    with caller.question("quote", f"card:{body.card}", body.purpose) as asked:
+    ring = caller.ring()
+    question = caller.question("quote", f"card:{body.card}", body.purpose)
+    with question as asked, caller.reads() as session:
         asked.note = f"{caller.client.service}.{body.product}"
         now = utcnow()
         rules = rules_now(session, now)
@@ -121,12 +122,12 @@ def _answer(c: Charge) -> ChargeAnswer:
 
 
 def _charge_once(
-    request: Request, caller: Caller, ring: PiiKeys, req: charging.Request, purpose: str
+    request: Request, caller: Caller, req: charging.Request, purpose: str
 ) -> charging.Outcome:
     with transaction(request.app.state.sessionmaker) as session:
         rules = in_force(session, req.at)
         charging.lookup(rules, caller.client.service, req.product)  # own products only
-        outcome = charging.charge(session, ring, rules, req, _tz(caller))
+        outcome = charging.charge(session, caller.ring(), rules, req, _tz(caller))
         c = outcome.charge
         audit.record(
             session,
@@ -141,16 +142,14 @@ def _charge_once(
 
 
 @api.post("/charges", status_code=201)
-def charge(
-    body: ChargeIn, caller: Service, request: Request, response: Response, ring: PiiKeys
-) -> ChargeAnswer:
+def charge(body: ChargeIn, caller: Service, request: Request, response: Response) -> ChargeAnswer:
     """Charge the card for one of the client's products; the same id again is the same charge."""
     with caller.question("charge", f"card:{body.card}", body.purpose) as asked:
         asked.recorded = True  # in the charge's own transaction
         req = _request(caller, body.id, body.card, body.product, body.quantity)
         for attempt in range(3):
             try:
-                outcome = _charge_once(request, caller, ring, req, asked.purpose)
+                outcome = _charge_once(request, caller, req, asked.purpose)
                 break
             except (ConcurrentWrite, IntegrityError):
                 # A concurrent attempt with the same id won: the next round finds its answer.
@@ -167,9 +166,9 @@ def charge(
 
 
 @api.get("/charges/{charge_id}")
-def get_charge(charge_id: str, caller: Service, session: ReadSession) -> ChargeAnswer:
+def get_charge(charge_id: str, caller: Service) -> ChargeAnswer:
     """One of this client's own charges, by the id it gave."""
-    with caller.question("charge", f"charge:{charge_id}") as asked:
+    with caller.question("charge", f"charge:{charge_id}") as asked, caller.reads() as session:
         asked.note = "read back"
         found = session.get(Charge, charging.charge_id(caller.client.client_id, charge_id))
         if found is None:
@@ -178,11 +177,9 @@ def get_charge(charge_id: str, caller: Service, session: ReadSession) -> ChargeA
 
 
 @api.get("/cards/{number}/usage")
-def usage(
-    number: str, caller: Service, session: ReadSession, days: int = 31, limit: int = 100
-) -> list[UsageItem]:
+def usage(number: str, caller: Service, days: int = 31, limit: int = 100) -> list[UsageItem]:
     """This service's own charges to the card's holder (never another service's)."""
-    with caller.question("usage", f"card:{number}") as asked:
+    with caller.question("usage", f"card:{number}") as asked, caller.reads() as session:
         since = utcnow() - timedelta(days=max(1, min(days, 366)))
         service = caller.client.service
         items = questions.usage(session, service, number, since, max(1, min(limit, 500)))

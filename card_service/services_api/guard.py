@@ -11,18 +11,21 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from card_service.api.auth import RequestId, _deny
+from card_service.api.auth import _deny
 from card_service.api.problems import DomainError
 from card_service.audit.schemas import Actor
 from card_service.audit.service import PendingEvent
 from card_service.db import transaction
+from card_service.identity.crypto import Keyring, keyring_for
 from card_service.ledger.clock import now_ns
 from card_service.ledger.results import LedgerError
 from card_service.services_api.credentials import ClientView
@@ -56,6 +59,15 @@ class Caller:
     actor: Actor
     stated_purpose: str | None
     runtime: Runtime
+
+    def reads(self) -> Session:
+        """A read-only session for the answer (SQLite: no write lock, so the audit sink's writer
+        never waits for it); use it in a ``with`` block."""
+        return self.runtime.reads()
+
+    def ring(self) -> Keyring:
+        s = self.runtime.settings
+        return keyring_for(s.pii_keyring, s.pii_keyring_path)
 
     @contextlib.contextmanager
     def question(
@@ -115,23 +127,31 @@ class ServiceGuard:
     audience = "service"
     label = "service"
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
-        rid: RequestId,
+        response: Response,
         authorization: Annotated[str | None, Header()] = None,
         purpose: Annotated[str | None, Header()] = None,
+        x_request_id: Annotated[str | None, Header()] = None,
     ) -> Caller:
+        # Async, and nothing here blocks on the common path (a known client with a known
+        # secret): no thread-pool hop before the endpoint. A reload or an argon2 check runs in
+        # the thread pool.
+        rid = (x_request_id or uuid.uuid4().hex)[:64]
+        response.headers["X-Request-ID"] = rid
         if not authorization:
             raise AuthenticationRequired("send Authorization: Basic base64(client_id:secret)")
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer":
-            raise self._person(request, rid, value.strip())
+            raise await run_in_threadpool(self._person, request, rid, value.strip())
         if scheme.lower() != "basic":
             raise AuthenticationRequired("send Authorization: Basic base64(client_id:secret)")
         rt = runtime(request.app)
         client_id, secret = _basic(value)
-        view = rt.verifier.authenticate(client_id, secret)
+        view = rt.verifier.known(client_id, secret)
+        if view is None:
+            view = await run_in_threadpool(rt.verifier.authenticate, client_id, secret)
         wait = rt.limiter.take(view.client_id, view.rate_per_s, view.burst)
         if wait:
             raise RateLimited(wait)
@@ -153,15 +173,3 @@ class ServiceGuard:
 
 
 Service = Annotated[Caller, Depends(ServiceGuard())]
-
-
-def read_session(request: Request) -> Iterator[Session]:
-    """A read-only session for the answer: the audit sink may write while it is open."""
-    session = runtime(request.app).reads()
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-ReadSession = Annotated[Session, Depends(read_session)]

@@ -50,28 +50,32 @@ class CardHolder:
         return date.fromisoformat(raw) if isinstance(raw, str) else None
 
 
-# Built once: every question reads the card, its holder and the holder's data key in one go.
+# Built once, in Core: every question reads the card, its holder and the data key in one go.
+_CARD, _HOLDER, _KEY = Card.__table__.c, Holder.__table__.c, DataKey.__table__.c
 _CARD_HOLDER = (
     select(
-        Card.status,
-        Card.expires_on,
-        Holder.id,
-        Holder.pseudonym,
-        Holder.kind,
-        Holder.status,
-        Holder.pii,
-        DataKey.key_id,
-        DataKey.wrapped,
+        _CARD.status,
+        _CARD.expires_on,
+        _HOLDER.id,
+        _HOLDER.pseudonym,
+        _HOLDER.kind,
+        _HOLDER.status,
+        _HOLDER.pii,
+        _KEY.key_id,
+        _KEY.wrapped,
     )
-    .join(Holder, Holder.id == Card.holder_id)
-    .outerjoin(DataKey, DataKey.holder_id == Holder.id)
-    .where(Card.number == bindparam("number"))
+    .select_from(
+        Card.__table__.join(Holder.__table__, _HOLDER.id == _CARD.holder_id).outerjoin(
+            DataKey.__table__, _KEY.holder_id == _HOLDER.id
+        )
+    )
+    .where(_CARD.number == bindparam("number"))
 )
 
 
 def valid_holder(session: Session, number: str, at: datetime, tz: ZoneInfo) -> CardHolder | None:
     """The card's holder when the card is valid and active at ``at``; else None."""
-    row = session.execute(_CARD_HOLDER, {"number": number}).one_or_none()
+    row = session.connection().execute(_CARD_HOLDER, {"number": number}).one_or_none()
     if row is None:
         return None
     status, expires_on, holder_id, pseudonym, kind, holder_status, pii, key_id, wrapped = row
