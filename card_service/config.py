@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     mobile_credential_days: int = 365
 
     # The city's services, fees and the service API (issue 4).
+    # -- service API and charging (branch grants) --
+    # The city's day for reports and daily fare rules.
+    services_timezone: str = "Europe/Madrid"
+    # How long a process trusts its copy of a client (policy, secret hashes, active): a disable,
+    # rotation or policy change made by another process takes effect within this time.
+    services_client_cache_s: float = 5.0
+    # How long the previous secret keeps working after a rotation.
+    services_rotation_grace_hours: int = 24
+    # Default token bucket of a new client: requests per second and burst.
+    services_default_rate_per_s: int = 100
+    services_default_burst: int = 200
+    # An answer waits at most this long for its audit record to commit (else 503).
+    services_audit_wait_s: float = 5.0
 
     # end of services settings
 

@@ -32,7 +32,9 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only sessions (make_read_sessionmaker) begin deferred: WAL readers take no write lock.
+    deferred = conn.get_execution_options().get("sqlite_deferred", False)
+    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -56,6 +58,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that only read: on SQLite they neither wait for nor block a writer."""
+    return sessionmaker(
+        bind=engine.execution_options(sqlite_deferred=True),
+        expire_on_commit=False,
+        autoflush=False,
+    )
 
 
 def configured_sessions(settings: Settings | None = None) -> sessionmaker[Session]:

@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 PROBLEM_BASE = "https://card.city.example/problems/"
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body = {
         "type": PROBLEM_BASE + code,
         "title": code.replace("_", " ").capitalize(),
@@ -25,14 +27,18 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         "code": code,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
 
 
 class DomainError(Exception):
-    """Base of every named error a service may raise; subclasses set ``code`` and ``status``."""
+    """Base of every named error a service may raise; subclasses set ``code`` and ``status``
+    (and may set ``headers``, such as Retry-After)."""
 
     code = "error"
     status = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.code)
@@ -46,7 +52,7 @@ def install(app: FastAPI) -> None:
 
     async def named(_req: Request, exc: Exception) -> JSONResponse:
         err: Any = exc
-        return problem(err.status, err.code, err.detail)
+        return problem(err.status, err.code, err.detail, getattr(err, "headers", None))
 
     async def invalid(_req: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -164,6 +164,14 @@ def personal_fields(session: Session, ring: Keyring, holder: Holder) -> dict[str
     return open_fields(data_key, key_id, holder.pseudonym, holder.pii)
 
 
+def open_personal(
+    ring: Keyring, pseudonym: str, pii: bytes, key_id: bytes, wrapped: bytes
+) -> dict[str, Any]:
+    """Personal fields from columns a caller read itself (the holder's blob and data key row)."""
+    data_key = ring.open(wrapped, b"dek:" + pseudonym.encode() + key_id)
+    return open_fields(data_key, key_id, pseudonym, pii)
+
+
 def view(holder: Holder, personal: dict[str, Any] | None) -> HolderOut:
     return HolderOut(
         holder_id=holder.pseudonym,

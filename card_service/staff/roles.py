@@ -11,6 +11,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    FINANCE = "finance"
 
 
 DESK = (Role.CLERK, Role.SUPERVISOR)

@@ -1,0 +1,300 @@
+"""Benchmark: the service API over HTTP, as a city service uses it (eligibility and quotes).
+
+    .venv/bin/python bench/service_api.py --holders 20000 --seconds 10          # small, SQLite
+    .venv/bin/python bench/service_api.py --holders 1000000 --seconds 60        # the full run
+    .venv/bin/python bench/service_api.py --holders 1000000 --reuse --seconds 60   # no reload
+    .venv/bin/python bench/service_api.py --db postgresql://postgres@127.0.0.1:5432/bench_services
+
+Loads N holders with active cards (the demo seeder's bulk path), the demo catalogue, one
+registered client of the bus service (policy: entitlement and quote). Serves the real app with
+uvicorn in a subprocess (``--workers`` processes) and drives it from ``--loaders`` separate
+processes, each with ``--threads`` threads holding a keep-alive httpx connection. Half the requests
+ask "is this card's holder a senior?" (birth date decrypted, never disclosed), half "what does this
+card pay for a bus ride now?" (grants, recent uses, the fee engine). Every request is
+authenticated, rate-limited and audited with its purpose, as in production. Latency is measured
+by the client, send to full answer. Targets (docs/performance.md): >= 3,000 requests/s, p99 < 20 ms
+on 2 cores. The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from card_service.audit.schemas import Actor  # noqa: E402
+from card_service.cards.models import Card  # noqa: E402
+from card_service.catalogue import service as catalogue  # noqa: E402
+from card_service.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from card_service.demo.seed import seed  # noqa: E402
+from card_service.identity.crypto import keyring_for  # noqa: E402
+from card_service.migrate import upgrade  # noqa: E402
+from card_service.services_api import clients  # noqa: E402
+from card_service.services_api.policy import Policy  # noqa: E402
+
+GIJON = ROOT / "card_service" / "catalogue" / "data" / "gijon.yaml"
+OUT = ROOT / "bench" / "out"
+KEYRING = OUT / "pii-keyring.json"
+
+
+def fresh_database(url: str | None, n: int) -> str:
+    if url is None:
+        path = OUT / f"service-api-{n}.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for p in path.parent.glob(path.name + "*"):
+            p.unlink()
+        url = f"sqlite:///{path}"
+    elif make_url(url).get_backend_name() == "postgresql":
+        import psycopg
+
+        name = make_url(url).database
+        admin = make_url(url).set(database="postgres", drivername="postgresql")
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            c.execute(f'CREATE DATABASE "{name}"')
+    upgrade(url)
+    return url
+
+
+def prepare(url: str, holders: int, reuse: bool) -> tuple[str, str, list[str], float]:
+    """Load (unless reusing) and register a fresh client; its id, secret, a card sample."""
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    ring = keyring_for(None, KEYRING)
+    load_s = 0.0
+    if not reuse:
+        t0 = time.perf_counter()
+        loaded = 0
+
+        def progress(k: int) -> None:
+            nonlocal loaded
+            loaded += k
+            if loaded % 100_000 < k:
+                print(f"  {loaded:,} holders, {time.perf_counter() - t0:.0f} s", flush=True)
+
+        seed(
+            factory, ring, holders_count=holders, batch_size=5000, seed_value=42, progress=progress
+        )
+        load_s = time.perf_counter() - t0
+        now = datetime.now(UTC)
+        with transaction(factory) as s:
+            text = GIJON.read_text(encoding="utf-8")
+            catalogue.load(s, text, now, Actor.system("bench"), now=now)
+    with transaction(factory) as s:
+        issued = clients.register(
+            s,
+            Actor.system("bench"),
+            service="bus",
+            name="bench",
+            policy=Policy(questions=["entitlement", "quote"]),
+            rate_per_s=1_000_000,
+            burst=1_000_000,
+            categories=["senior"],
+        )
+        client_id, secret = issued.client.client_id, issued.secret
+    with factory() as s:
+        sample = list(
+            s.scalars(
+                select(Card.number)
+                .where(Card.status == "active")
+                .order_by(func.random())
+                .limit(5000)
+            )
+        )
+    engine.dispose()
+    return client_id, secret, sample, load_s
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        "CARD_SERVICE_DATABASE_URL": url,
+        "CARD_SERVICE_PII_KEYRING_PATH": str(KEYRING),
+        "CARD_SERVICE_LEDGER_MAINTENANCE_INTERVAL_S": "5",
+    }
+    cmd = [
+        sys.executable, "-m", "uvicorn", "card_service.api.app:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit("the server did not start")
+        time.sleep(0.2)
+    stop(proc)
+    raise SystemExit("the server did not answer within 60 s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def load_process(
+    base: str, auth: str, cards: list[str], threads: int, start: float, stop_at: float, seed_: int
+) -> dict[str, Any]:
+    """One load process: ``threads`` threads, each one keep-alive connection, until ``stop_at``."""
+    import threading
+
+    out: dict[str, list[float]] = {"eligibility": [], "quote": []}
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def worker(k: int) -> None:
+        rng = random.Random(seed_ * 1000 + k)
+        headers = {"Authorization": auth, "Purpose": "benchmark: fare display"}
+        mine: dict[str, list[float]] = {"eligibility": [], "quote": []}
+        bad: list[str] = []
+        with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+            while True:
+                now = time.time()
+                if now >= stop_at:
+                    break
+                card = rng.choice(cards)
+                kind = "eligibility" if rng.random() < 0.5 else "quote"
+                t = time.perf_counter()
+                try:
+                    if kind == "eligibility":
+                        r = client.get(f"/v1/services/cards/{card}/entitlements/senior")
+                    else:
+                        body = {"card": card, "product": "single"}
+                        r = client.post("/v1/services/quotes", json=body)
+                except httpx.HTTPError as exc:
+                    bad.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                ms = (time.perf_counter() - t) * 1000
+                if r.status_code != 200:
+                    bad.append(f"{r.status_code} {r.text[:80]}")
+                elif now >= start:  # after the warm-up
+                    mine[kind].append(ms)
+        with lock:
+            for key, values in mine.items():
+                out[key].extend(values)
+            errors.extend(bad)
+
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return {"latencies": out, "errors": errors}
+
+
+def _run(args: tuple[Any, ...]) -> dict[str, Any]:
+    return load_process(*args)
+
+
+def pct(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--holders", type=int, default=20_000, help="holders to load")
+    ap.add_argument("--db", default=None, help="database URL (default: a new SQLite file)")
+    ap.add_argument("--reuse", action="store_true", help="use the database a run loaded before")
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds")
+    ap.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    ap.add_argument("--loaders", type=int, default=2, help="load processes")
+    ap.add_argument("--threads", type=int, default=8, help="connections per load process")
+    args = ap.parse_args()
+
+    default_file = OUT / f"service-api-{args.holders}.sqlite3"
+    if args.reuse:
+        url = args.db or f"sqlite:///{default_file}"
+        upgrade(url)
+    else:
+        url = fresh_database(args.db, args.holders)
+    client_id, secret, cards, load_s = prepare(url, args.holders, args.reuse)
+    auth = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    port = free_port()
+    proc = serve(url, port, args.workers)
+    try:
+        start = time.time() + 1.0 + args.warmup
+        stop_at = start + args.seconds
+        jobs = [
+            (f"http://127.0.0.1:{port}", auth, cards, args.threads, start, stop_at, i)
+            for i in range(args.loaders)
+        ]
+        with mp.get_context("spawn").Pool(args.loaders) as pool:
+            parts = pool.map(_run, jobs)
+    finally:
+        stop(proc)
+    lat: dict[str, list[float]] = {"eligibility": [], "quote": []}
+    errors: list[str] = []
+    for part in parts:
+        for key, values in part["latencies"].items():
+            lat[key].extend(values)
+        errors.extend(part["errors"])
+    both = lat["eligibility"] + lat["quote"]
+    result: dict[str, Any] = {
+        "benchmark": "service_api",
+        "backend": make_url(url).get_backend_name(),
+        "holders": args.holders,
+        "load_s": round(load_s, 1),
+        "seconds": args.seconds,
+        "server_workers": args.workers,
+        "load_processes": args.loaders,
+        "connections": args.loaders * args.threads,
+        "requests_per_s": round(len(both) / args.seconds, 1),
+        "latency_ms_p50": round(pct(both, 0.5), 2),
+        "latency_ms_p99": round(pct(both, 0.99), 2),
+        "errors": len(errors),
+    }
+    for key, values in lat.items():
+        result[key] = {
+            "requests_per_s": round(len(values) / args.seconds, 1),
+            "latency_ms_p50": round(pct(values, 0.5), 2),
+            "latency_ms_p99": round(pct(values, 0.99), 2),
+        }
+    if errors:
+        print("first errors:", *errors[:5], sep="\n  ")
+    print(
+        f"{result['requests_per_s']:,} requests/s over {args.seconds:.0f} s, "
+        f"p50 {result['latency_ms_p50']} ms, p99 {result['latency_ms_p99']} ms, "
+        f"{len(errors)} errors"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
