@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 
 from card_service.api.auth import Allow, CitizenOnly
 
-AUDIENCES = ("clerk", "supervisor", "auditor", "admin", "citizen")
+AUDIENCES = ("clerk", "supervisor", "auditor", "admin", "finance", "citizen")
 PUBLIC = "public"
 
 
@@ -67,7 +67,7 @@ def markdown() -> str:
         "",
         "Roles: **clerk** (the desk), **supervisor** (the desk's exceptions: unblock, revoke, "
         "erase), **auditor** (reads the audit trail, nothing else), **admin** (staff accounts, "
-        "nothing about holders), **citizen** (a card-and-PIN session, only their own data). "
+        "nothing about holders), **finance** (reconciliation with Stripe, kiosk cash), **citizen** (a card-and-PIN session, only their own data). "
         "*public* routes need no session (they check a password, TOTP code or PIN themselves). "
         "A refusal is `403 forbidden` and an audit record with outcome `denied`; no session is "
         "`401 authentication_required`, an expired one `401 session_expired`.",

@@ -12,7 +12,7 @@ staff_app = typer.Typer(help="Staff accounts and the permissions reference.", no
 @staff_app.command("create")
 def create(
     username: str = typer.Argument(..., help="Login name."),
-    role: str = typer.Option(..., help="clerk, supervisor, auditor or admin."),
+    role: str = typer.Option(..., help="clerk, supervisor, auditor, admin or finance."),
     name: str = typer.Option(..., help="Display name."),
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:

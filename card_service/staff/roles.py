@@ -11,9 +11,13 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    FINANCE = "finance"
 
 
 DESK = (Role.CLERK, Role.SUPERVISOR)
+# Payments: who refunds a holder's balance at the desk, who reconciles Stripe with the ledger.
+REFUND_DESK = (Role.CLERK, Role.SUPERVISOR)
+FINANCE_DESK = (Role.FINANCE,)
 
 
 def utcnow() -> datetime:

@@ -129,6 +129,7 @@ def desk(url: str, tmp_path: Path, *, staff: bool = True, **settings: Any) -> It
                 ("supervisor", Role.SUPERVISOR),
                 ("auditor", Role.AUDITOR),
                 ("admin", Role.ADMIN),
+                ("finance", Role.FINANCE),
             ):
                 d.add_staff(name, role)
         yield d
