@@ -1,6 +1,6 @@
-"""A TCP proxy in front of localstripe that can make Stripe unreachable, one connection at a time.
+"""A TCP proxy in front of localstripe that can make Stripe unreachable, request by request.
 
-Each new connection takes the next mode from ``modes`` (then ``pass``):
+Each request takes the next mode from ``modes`` (then ``pass``):
 - ``drop``: read the request, close without forwarding it (Stripe never saw it);
 - ``lose_answer``: forward the request, let Stripe answer, close before the answer reaches us;
 - ``pass``: forward both ways.
@@ -9,7 +9,6 @@ Every request's ``Idempotency-Key`` header is recorded, in order.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
 import threading
@@ -38,14 +37,14 @@ class FlakyProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            with self.lock:
-                mode = self.modes.popleft() if self.modes else "pass"
-            threading.Thread(target=self._serve, args=(client, mode), daemon=True).start()
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _read_request(self, client: socket.socket) -> bytes:
+    @staticmethod
+    def _read_message(sock: socket.socket) -> bytes:
+        """One HTTP message (head and Content-Length body), or b'' at the end."""
         data = b""
         while b"\r\n\r\n" not in data:
-            chunk = client.recv(65536)
+            chunk = sock.recv(65536)
             if not chunk:
                 return data
             data += chunk
@@ -53,7 +52,7 @@ class FlakyProxy:
         length = LENGTH.search(head)
         want = int(length.group(1)) if length else 0
         while len(body) < want:
-            chunk = client.recv(65536)
+            chunk = sock.recv(65536)
             if not chunk:
                 break
             body += chunk
@@ -71,45 +70,27 @@ class FlakyProxy:
                 )
             )
 
-    def _serve(self, client: socket.socket, mode: str) -> None:
-        with client:
-            if mode == "pass":
-                self._pipe(client)
-                return
-            request = self._read_request(client)
-            self._note(mode, request)
-            if mode == "lose_answer":
-                with socket.create_connection(self.target) as upstream:
-                    upstream.sendall(request)
-                    upstream.recv(65536)  # Stripe answered (and so did the work); we drop it
-
-    def _pipe(self, client: socket.socket) -> None:
-        with socket.create_connection(self.target) as upstream:
-
-            def back() -> None:
+    def _serve(self, client: socket.socket) -> None:
+        """One client connection, request by request (keep-alive connections carry several):
+        each request takes the next mode."""
+        with client, socket.create_connection(self.target) as upstream:
+            while True:
                 try:
-                    while chunk := upstream.recv(65536):
-                        client.sendall(chunk)
+                    request = self._read_message(client)
                 except OSError:
-                    pass
-                finally:
-                    with contextlib.suppress(OSError):
-                        client.shutdown(socket.SHUT_WR)
-
-            t = threading.Thread(target=back, daemon=True)
-            t.start()
-            try:
-                while True:
-                    request = self._read_request(client)
-                    if not request:
-                        break
-                    self._note("pass", request)
-                    upstream.sendall(request)
-            except OSError:
-                pass
-            with contextlib.suppress(OSError):
-                upstream.shutdown(socket.SHUT_WR)
-            t.join(10)
+                    return
+                if not request:
+                    return
+                with self.lock:
+                    mode = self.modes.popleft() if self.modes else "pass"
+                self._note(mode, request)
+                if mode == "drop":
+                    return
+                upstream.sendall(request)
+                answer = self._read_message(upstream)  # Stripe did the work
+                if mode == "lose_answer" or not answer:
+                    return
+                client.sendall(answer)
 
     def keys_for(self, path: str) -> list[tuple[str, str | None]]:
         with self.lock:
