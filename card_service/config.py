@@ -55,7 +55,29 @@ class Settings(BaseSettings):
 
     # end of services settings
 
-    # Payments (issue 7).
+    # Payments (issue 7). Keys come from the environment, never from code: the secret key
+    # (sk_...), the publishable key handed to browsers (pk_...) and the webhook signing secret
+    # (whsec_...). stripe_api_base points the stripe library elsewhere (localstripe in tests);
+    # None is Stripe itself. Payments are off until stripe_api_key is set.
+    stripe_api_key: str | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    stripe_timeout_s: float = 10.0
+    stripe_max_network_retries: int = 2
+    # A signed webhook older than this is refused (replayed by someone who captured it).
+    stripe_webhook_tolerance_s: int = 300
+    payments_currency: str = "eur"
+    topup_min_cents: int = 500
+    purse_max_cents: int = 15_000
+    # An unpaid online top-up counts against purse_max_cents for this long, then is abandoned.
+    topup_pending_minutes: int = 60
+    auto_topup_max_failures: int = 3
+    # Seconds between runs of the payments worker in the web service (stored events left
+    # unprocessed, queued auto top-ups, refunds Stripe did not answer); 0 turns it off.
+    payments_worker_interval_s: float = 5.0
+    # The city's business day for reconciliation and kiosk closings.
+    payments_timezone: str = "Europe/Madrid"
 
     # end of payments settings
 

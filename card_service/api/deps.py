@@ -22,4 +22,7 @@ def db_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# scope="function": commit before the response is sent. FastAPI's default for a dependency with
+# yield ends it after the response, so a client could be told 201 before the commit (and
+# act on it in a next request that does not see it yet), or be told 201 for a failed commit.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]

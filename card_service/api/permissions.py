@@ -75,7 +75,7 @@ def markdown() -> str:
         "Roles: **clerk** (the desk), **supervisor** (the desk's exceptions: unblock, revoke, "
         "erase), **auditor** (reads the audit trail, nothing else), **admin** (staff accounts and "
         "service clients, nothing about holders), **finance** (the city's revenue and concession "
-        "reports), **citizen** (a card-and-PIN session, only their own data), **service** (a "
+        "reports, reconciliation with Stripe, kiosk cash), **citizen** (a card-and-PIN session, only their own data), **service** (a "
         "city service's registered client, within its policy: docs/reference/service-api.md). "
         "*public* routes need no session (they check a password, TOTP code or PIN themselves). "
         "A refusal is `403 forbidden` and an audit record with outcome `denied`; no session is "

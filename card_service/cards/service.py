@@ -104,6 +104,40 @@ def _deny(session: Session, card: Card, action: str, reason: str) -> None:
     )
 
 
+def _listed(session: Session, card: Card) -> bool:
+    last = session.scalar(
+        select(DenyListChange.action)
+        .where(DenyListChange.card_id == card.id)
+        .order_by(DenyListChange.position.desc())
+        .limit(1)
+    )
+    return last == "add"
+
+
+def deny_holder(session: Session, holder_id: int, reason: str) -> int:
+    """Put the holder's live cards on the deny list (payments: a purse below zero after a
+    chargeback); a card on the list already stays as it is. Returns how many were added."""
+    added = 0
+    for card in cards_of(session, holder_id):
+        if card.status in ("requested", "active") and not _listed(session, card):
+            _deny(session, card, "add", reason)
+            added += 1
+    session.flush()
+    return added
+
+
+def allow_holder(session: Session, holder_id: int, reason: str) -> int:
+    """Take the holder's live cards off the deny list again (payments: the purse is settled).
+    Blocked, replaced or expired cards stay denied. Returns how many were removed."""
+    removed = 0
+    for card in cards_of(session, holder_id):
+        if card.status in ("requested", "active") and _listed(session, card):
+            _deny(session, card, "remove", reason)
+            removed += 1
+    session.flush()
+    return removed
+
+
 def expiry(today: date, years: int) -> date:
     try:
         return today.replace(year=today.year + years)

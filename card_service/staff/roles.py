@@ -15,6 +15,9 @@ class Role(StrEnum):
 
 
 DESK = (Role.CLERK, Role.SUPERVISOR)
+# Payments: who refunds a holder's balance at the desk, who reconciles Stripe with the ledger.
+REFUND_DESK = (Role.CLERK, Role.SUPERVISOR)
+FINANCE_DESK = (Role.FINANCE,)
 
 
 def utcnow() -> datetime:
