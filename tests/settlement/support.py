@@ -92,14 +92,13 @@ class City:
             return int(purse)
 
     def top_up(self, chip: str, cents: int) -> None:
+        purse = self.purse(chip)
         with transaction(self.d.sessions()) as s:
             try:
                 source = ledger.find_account(s, "test:funding").id
             except Exception:
                 source = ledger.open_account(s, code="test:funding", kind="stripe_clearing").id
-            ledger.create_transfer(
-                s, TransferRequest(uuid.uuid4(), source, self.purse(chip), cents, "top_up")
-            )
+            ledger.create_transfer(s, TransferRequest(uuid.uuid4(), source, purse, cents, "top_up"))
 
     def balance(self, code_or_id: str | int) -> int:
         with transaction(self.d.sessions()) as s:
@@ -160,3 +159,18 @@ def city(url: str, tmp_path: Path) -> Iterator[City]:
         if 0 not in keys.masters:
             keys.masters[0] = os.urandom(16)  # the transport key blank cards leave the factory with
         yield City(d, tmp_path, keys)
+
+
+def verify_clean(c: City) -> None:
+    from card_service.ledger.seal import seal
+    from card_service.ledger.verify import verify
+
+    with transaction(c.d.sessions()) as s:
+        seal(s)
+    with transaction(c.d.sessions()) as s:
+        report = verify(s)
+    assert report.ok, report.problems
+
+
+def results(answers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(a["seq"], a["result"], a.get("reason")) for a in answers]
