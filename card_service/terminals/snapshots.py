@@ -11,6 +11,7 @@ A terminal without a cursor gets the log from the start: applying it in order gi
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -18,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from card_service.cards.deny_list import START, Cursor, changes_since, deny_list_since
 from card_service.cards.issuing import ISSUING_KEY_ID, keystore_for
+from card_service.catalogue.errors import CatalogueNotLoaded
+from card_service.catalogue.service import in_force
 from card_service.config import Settings
 from card_service.protocol.terminal_wire import sign_snapshot
 from card_service.terminals.models import PurseDenial, Terminal
@@ -34,8 +37,13 @@ def _cursor(raw: Any) -> Cursor:
 
 
 def fare_rules(session: Session, at: float) -> dict[str, Any] | None:
-    """The fare rules in force (JSON-able, with a ``version``), or None without a catalogue."""
-    return None
+    """The fare rules in force (``FareRules.to_dict``, with its ``version``), or None when no
+    catalogue is loaded (the terminal then keeps the rules it has)."""
+    try:
+        rules = in_force(session, datetime.fromtimestamp(at, UTC))
+    except CatalogueNotLoaded:
+        return None
+    return rules.to_dict()
 
 
 def build(
