@@ -172,7 +172,7 @@ class Validator:
             decision.code = "card_denied"
             return None
         uses = self.journal.uses(card.uid, now - HISTORY_S)
-        if uses and uses[-1].at >= now - self.passback_s and uses[-1].service == self.service:
+        if uses and uses[-1].at > now - self.passback_s and uses[-1].service == self.service:
             decision.code = "already_charged"
             decision.detail = f"charged {now - uses[-1].at} s ago on this validator"
             return None
