@@ -13,7 +13,7 @@ from card_service.ledger.cli import ledger_app
 from card_service.payments.cli import payments_app
 from card_service.services_api.cli import services_api_app
 from card_service.staff.cli import staff_app
-from card_service.terminals.cli import terminals_app
+from card_service.terminals.cli import simulate_cmd, terminals_app
 
 app = typer.Typer(help="The citizen card service.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
@@ -26,6 +26,7 @@ app.add_typer(services_api_app, name="services")
 app.add_typer(payments_app, name="payments")
 app.add_typer(terminals_app, name="terminals")
 keys_app.command("rotate-pii")(rotate_pii)
+app.command("simulate")(simulate_cmd)  # card-service simulate = card-service terminals simulate
 
 
 @app.command()

@@ -267,6 +267,7 @@ def _charge(session: Session, terminal_id: int, service: str, counted: list[_Pen
                 purses.add(charge.purse_id)
         elif result in (Result.EXCEEDS_CREDITS, Result.EXCEEDS_DEBITS):
             p.answer.reason = "purse_below_floor"
+            purses.add(charge.purse_id)  # put (or keep) the card on the deny list
         else:
             p.answer.reason = str(result.value)[:32]
     if purses:

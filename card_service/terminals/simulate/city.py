@@ -116,7 +116,9 @@ def build(
             .where(Card.status == "active", Card.chip_uid.is_not(None))
         ).all()
         purses = {bytes.fromhex(str(chip)): int(p) for chip, p in rows if p is not None}
-        fund(s, sorted(purses.values()), purse_cents)
+        # One holder in ten has an empty purse: their paid taps become exceptions, then denials.
+        funded = [p for p in sorted(purses.values()) if rng.random() >= 0.1]
+        fund(s, funded, purse_cents)
     expires = int(datetime.now(UTC).timestamp()) + 5 * 365 * 86400
     issuer = keys.issuer_key(ISSUING_KEY_ID)
     cards = []
