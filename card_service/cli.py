@@ -14,7 +14,7 @@ from card_service.ledger.cli import ledger_app
 from card_service.payments.cli import payments_app
 from card_service.services_api.cli import services_api_app
 from card_service.staff.cli import staff_app
-from card_service.terminals.cli import terminals_app
+from card_service.terminals.cli import simulate_cmd, terminals_app
 
 app = typer.Typer(help="The citizen card service.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
@@ -28,6 +28,7 @@ services_api_app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(payments_app, name="payments")
 app.add_typer(terminals_app, name="terminals")
 keys_app.command("rotate-pii")(rotate_pii)
+app.command("simulate")(simulate_cmd)  # card-service simulate = card-service terminals simulate
 
 
 @app.command()

@@ -81,7 +81,13 @@ class Settings(BaseSettings):
 
     # end of payments settings
 
-    # Terminals, snapshots and settlement (issue 6).
+    # Terminals, snapshots and settlement (issue 6). A terminal's signed request must be created
+    # within this many seconds of the server's clock; validators stop accepting taps once their
+    # last snapshot is older than the maximum age; deny-list deltas come in pages of this size.
+    terminals_signature_window_s: int = 300
+    terminals_snapshot_max_age_days: int = 21
+    terminals_deny_page: int = 5000
+    terminals_max_batch: int = 5000
 
     # end of terminals settings
 

@@ -51,11 +51,16 @@ class Card(Base):
 
 
 class DenyListChange(Base):
-    """Validators sync the deny list by ``position``: add when a card is blocked, remove when not."""
+    """Validators sync the deny list: add when a card is blocked, remove when not.
+
+    Order and sync cursor are (``commit_key``, ``position``): on PostgreSQL ``commit_key`` is the
+    writing transaction's id and only rows below the snapshot's xmin are handed out, so a row whose
+    transaction commits late is never skipped (card_service/cards/deny_list.py)."""
 
     __tablename__ = "cards_deny_list"
 
     position: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    commit_key: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
     card_number: Mapped[str] = mapped_column(String(16))
     chip_uid: Mapped[str | None] = mapped_column(String(32))

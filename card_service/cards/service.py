@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from card_service.audit import service as audit
 from card_service.audit.schemas import Actor
 from card_service.cards import luhn
+from card_service.cards.deny_list import commit_key
 from card_service.cards.errors import (
     CardAlreadyActive,
     CardAlreadyBlocked,
@@ -100,6 +101,7 @@ def _deny(session: Session, card: Card, action: str, reason: str) -> None:
             action=action,
             reason=reason,
             at=utcnow(),
+            commit_key=commit_key(session),
         )
     )
 
@@ -380,14 +382,3 @@ def expire_due(session: Session, actor: Actor, today: date, limit: int = 5000) -
 
 def cards_of(session: Session, holder_id: int) -> list[Card]:
     return list(session.scalars(select(Card).where(Card.holder_id == holder_id).order_by(Card.id)))
-
-
-def deny_list_since(session: Session, position: int, limit: int = 1000) -> list[DenyListChange]:
-    return list(
-        session.scalars(
-            select(DenyListChange)
-            .where(DenyListChange.position > position)
-            .order_by(DenyListChange.position)
-            .limit(limit)
-        )
-    )

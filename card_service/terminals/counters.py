@@ -7,12 +7,17 @@ the second wait for the first, then find the row and refuse (a replayed tap).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from card_service.ledger.clock import now_ns
 from card_service.terminals.models import SettledCounter
+
+_SQLITE_ROWS = 3000  # 3 parameters a row, below SQLite's 32,766 variables
 
 
 class DbCounterLedger:
@@ -31,3 +36,33 @@ class DbCounterLedger:
             .returning(SettledCounter.counter)
         )
         return self.session.execute(statement).first() is not None
+
+    def claim_many(self, claims: Sequence[tuple[bytes, int]]) -> set[tuple[bytes, int]]:
+        """Claim many (uid, counter) pairs in one statement; the pairs that were new.
+
+        A pair listed twice is claimed once."""
+        unique = list(dict.fromkeys(claims))
+        if not unique:
+            return set()
+        ts = now_ns()
+        if self.session.get_bind().dialect.name == "postgresql":
+            rows = self.session.execute(
+                text(
+                    "INSERT INTO terminals_settled_counters (card_uid, counter, settled_at) "
+                    "SELECT u, c, :ts FROM unnest(CAST(:uids AS bytea[]), CAST(:counters AS "
+                    "bigint[])) AS t(u, c) ON CONFLICT DO NOTHING RETURNING card_uid, counter"
+                ),
+                {"ts": ts, "uids": [u for u, _ in unique], "counters": [c for _, c in unique]},
+            )
+            return {(bytes(u), int(c)) for u, c in rows}
+        claimed: set[tuple[bytes, int]] = set()
+        for at in range(0, len(unique), _SQLITE_ROWS):
+            chunk = unique[at : at + _SQLITE_ROWS]
+            statement = (
+                sqlite_insert(SettledCounter)
+                .values([{"card_uid": u, "counter": c, "settled_at": ts} for u, c in chunk])
+                .on_conflict_do_nothing()
+                .returning(SettledCounter.card_uid, SettledCounter.counter)
+            )
+            claimed |= {(bytes(u), int(c)) for u, c in self.session.execute(statement)}
+        return claimed

@@ -1,0 +1,94 @@
+"""Purses at or below their floor put their holder's live card on the validators' deny list.
+
+``refresh_purse_denials`` compares each purse's balance with its floor and appends an ``add`` or
+``remove`` to ``terminals_purse_denials`` when the card's listed state must change. Settlement calls
+it for the purses it debited; a top-up should call it for the purse it credited (payments), and
+``sweep_purse_denials`` catches the rest from the ledger's ``timestamp_last``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from card_service.cards.deny_list import commit_key
+from card_service.cards.models import Card
+from card_service.identity.models import Holder
+from card_service.staff.roles import utcnow
+from card_service.terminals.models import PurseDenial
+
+# A read of the ledger's cached balances (only the ledger writes them).
+_AVAILABLE = text(
+    "SELECT id, credits_posted - debits_posted - debits_pending + coalesce(floor_cents, 0) "
+    "FROM ledger_accounts WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+
+
+def purses_below_floor(session: Session, purse_ids: Iterable[int]) -> dict[int, bool]:
+    """For each purse: is its available balance (posted less holds, plus floor) at or below 0?"""
+    ids = sorted(set(purse_ids))
+    out: dict[int, bool] = {}
+    for at in range(0, len(ids), 5000):
+        rows = session.execute(_AVAILABLE, {"ids": ids[at : at + 5000]})
+        out.update({int(i): int(available) <= 0 for i, available in rows})
+    return out
+
+
+def _live_cards(session: Session, purse_ids: Iterable[int]) -> dict[int, list[str]]:
+    rows = session.execute(
+        select(Holder.purse_account_id, Card.chip_uid)
+        .join(Card, Card.holder_id == Holder.id)
+        .where(
+            Holder.purse_account_id.in_(list(purse_ids)),
+            Card.status == "active",
+            Card.chip_uid.is_not(None),
+        )
+    )
+    out: dict[int, list[str]] = {}
+    for purse, chip in rows:
+        out.setdefault(int(purse or 0), []).append(str(chip))
+    return out
+
+
+def listed(session: Session, chips: Iterable[str]) -> dict[str, bool]:
+    """Whether each card is on the purse deny list now (its last action is ``add``)."""
+    out: dict[str, bool] = {}
+    chips = list(chips)
+    for at in range(0, len(chips), 5000):
+        rows = session.execute(
+            select(PurseDenial.chip_uid, PurseDenial.action)
+            .where(PurseDenial.chip_uid.in_(chips[at : at + 5000]))
+            .order_by(PurseDenial.position)
+        )
+        out.update({chip: action == "add" for chip, action in rows})
+    return out
+
+
+def refresh_purse_denials(session: Session, purse_ids: Iterable[int]) -> int:
+    """Append the changes that make the purse deny list match these purses; how many."""
+    ids = set(purse_ids)
+    if not ids:
+        return 0
+    below = purses_below_floor(session, ids)
+    cards = _live_cards(session, ids)
+    now = utcnow()
+    state = listed(session, [c for chips in cards.values() for c in chips])
+    rows = []
+    for purse, chips in cards.items():
+        for chip in chips:
+            want = below.get(purse, False)
+            if state.get(chip, False) != want:
+                rows.append(
+                    PurseDenial(
+                        commit_key=commit_key(session),
+                        chip_uid=chip,
+                        purse_account_id=purse,
+                        action="add" if want else "remove",
+                        at=now,
+                    )
+                )
+    session.add_all(rows)
+    session.flush()
+    return len(rows)

@@ -1,0 +1,288 @@
+"""Settling a terminal's signed batch of taps: a named answer per tap, each tap settled once.
+
+Per tap, in order (docs/reference/terminals.md lists every answer):
+1. already answered for this (terminal, seq): the same answer again, ``replayed``;
+2. ``void``: a sequence number that ended in no tap, recorded;
+3. malformed, another terminal's record, another service: ``rejected``;
+4. the card's MAC (key re-derived from the master key): ``rejected`` unless it verifies;
+5. the card's counter, claimed once ever: ``rejected`` (``counter_replayed``) when seen before;
+6. the card must be known and not on the deny list at the tap's time, its purse must cover the
+   charge down to its floor: otherwise an ``exception`` (a real tap, not charged: revenue loss);
+7. the ledger transfers (purse -> revenue, concession budget -> revenue, linked): ``settled``.
+The terminal's row is locked first, so two uploads of one terminal settle one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from card_service.cards.models import Card, DenyListChange
+from card_service.identity.models import Holder
+from card_service.ledger.clock import now_ns
+from card_service.ledger.results import Result
+from card_service.protocol.errors import MalformedInput
+from card_service.protocol.settlement import TapCheck
+from card_service.protocol.terminal_wire import VoidSeq, WireTap, parse_item, parse_seq
+from card_service.terminals import enrolment
+from card_service.terminals.checks import TapKeys, check_mac, claim_counters
+from card_service.terminals.counters import DbCounterLedger
+from card_service.terminals.denials import refresh_purse_denials
+from card_service.terminals.hooks import after_purse_debits
+from card_service.terminals.models import SettledTap
+from card_service.terminals.postings import Charge, post
+
+SETTLED, EXCEPTION, REJECTED, VOID = "settled", "exception", "rejected", "void"
+
+
+@dataclass(slots=True)
+class Answer:
+    index: int  # the item's place in the uploaded list
+    seq: int | None
+    result: str
+    reason: str | None = None
+    replayed: bool = False
+    warning: str | None = None
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seq": self.seq, "result": self.result}
+        if self.seq is None:
+            out["index"] = self.index
+        if self.reason:
+            out["reason"] = self.reason
+        if self.replayed:
+            out["replayed"] = True
+        if self.warning:
+            out["warning"] = self.warning
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass(slots=True)
+class _Pending:
+    answer: Answer
+    tap: WireTap | VoidSeq | None = None
+
+
+def _row(
+    terminal_id: int, answer: Answer, tap: WireTap | VoidSeq | None, ts: int
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "terminal_id": terminal_id,
+        "seq": answer.seq,
+        "outcome": answer.result,
+        "reason": answer.reason,
+        "card_uid": None,
+        "card_counter": None,
+        "tap_time": None,
+        "holder_cents": 0,
+        "concession_cents": 0,
+        "concession_category": None,
+        "service": None,
+        "product": None,
+        "settled_at": ts,
+    }
+    if isinstance(tap, WireTap):
+        row.update(
+            card_uid=tap.uid,
+            card_counter=tap.record.card_counter,
+            tap_time=tap.record.time,
+            holder_cents=tap.holder_cents,
+            concession_cents=tap.concession_cents,
+            concession_category=tap.concession_category,
+            service=tap.service,
+            product=tap.product,
+        )
+    return row
+
+
+def _stored(
+    session: Session, terminal_id: int, seqs: Sequence[int]
+) -> dict[int, tuple[str, str | None]]:
+    out = {}
+    for at in range(0, len(seqs), 5000):
+        rows = session.execute(
+            select(SettledTap.seq, SettledTap.outcome, SettledTap.reason).where(
+                SettledTap.terminal_id == terminal_id, SettledTap.seq.in_(seqs[at : at + 5000])
+            )
+        )
+        out.update({int(s): (o, r) for s, o, r in rows})
+    return out
+
+
+def _cards(session: Session, uids: set[bytes]) -> dict[bytes, tuple[int, int | None]]:
+    """chip UID -> (card id, purse account id)."""
+    hexes = [u.hex().upper() for u in uids]
+    out = {}
+    for at in range(0, len(hexes), 5000):
+        rows = session.execute(
+            select(Card.chip_uid, Card.id, Holder.purse_account_id)
+            .join(Holder, Holder.id == Card.holder_id)
+            .where(Card.chip_uid.in_(hexes[at : at + 5000]))
+        )
+        out.update({bytes.fromhex(c or ""): (int(i), p) for c, i, p in rows})
+    return out
+
+
+def _deny_history(session: Session, card_ids: set[int]) -> dict[int, list[tuple[float, str]]]:
+    ids = sorted(card_ids)
+    out: dict[int, list[tuple[float, str]]] = {}
+    for at in range(0, len(ids), 5000):
+        rows = session.execute(
+            select(DenyListChange.card_id, DenyListChange.at, DenyListChange.action)
+            .where(DenyListChange.card_id.in_(ids[at : at + 5000]))
+            .order_by(DenyListChange.position)
+        )
+        for card_id, when, action in rows:
+            out.setdefault(int(card_id), []).append((_epoch(when), action))
+    return out
+
+
+def _epoch(when: datetime) -> float:
+    if when.tzinfo is None:  # SQLite returns naive UTC
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def _denied_at(history: list[tuple[float, str]], t: int) -> bool:
+    state = False
+    for when, action in history:
+        if when <= t:
+            state = action == "add"
+    return state
+
+
+def settle_batch(
+    session: Session, terminal_id: int, items: Sequence[Any], keys: TapKeys
+) -> list[Answer]:
+    """Settle one uploaded batch in the caller's transaction; an answer per item, in order."""
+    terminal = enrolment.get(session, terminal_id, lock=True)
+    pending: list[_Pending] = []
+    by_seq: dict[int, _Pending] = {}
+    for index, raw in enumerate(items):
+        seq = parse_seq(raw)
+        if seq is not None and seq in by_seq:  # the same seq twice in one batch
+            pending.append(by_seq[seq])
+            continue
+        p = _Pending(Answer(index, seq, REJECTED))
+        try:
+            p.tap = parse_item(raw)
+        except MalformedInput as exc:
+            p.answer.reason = "malformed_tap"
+            p.answer.detail = str(exc)[:120]
+        pending.append(p)
+        if seq is not None:
+            by_seq[seq] = p
+    stored = _stored(session, terminal.id, sorted(by_seq))
+    fresh: list[_Pending] = []
+    for seq, p in by_seq.items():
+        if seq in stored:
+            p.answer.result, p.answer.reason = stored[seq]
+            p.answer.replayed, p.answer.detail = True, None
+        elif p.tap is not None or p.answer.reason == "malformed_tap":
+            fresh.append(p)
+    _decide(session, terminal.id, terminal.service, fresh, keys)
+    _gaps(session, terminal.id, fresh)
+    ts = now_ns()
+    rows = [_row(terminal.id, p.answer, p.tap, ts) for p in fresh]
+    if rows:
+        session.execute(insert(SettledTap), rows)
+    answers: list[Answer] = []
+    seen: set[int] = set()
+    for p in pending:
+        if id(p) in seen:
+            answers.append(
+                Answer(len(answers), p.answer.seq, p.answer.result, p.answer.reason, True)
+            )
+        else:
+            seen.add(id(p))
+            p.answer.index = len(answers)
+            answers.append(p.answer)
+    return answers
+
+
+def _decide(
+    session: Session, terminal_id: int, service: str, fresh: list[_Pending], keys: TapKeys
+) -> None:
+    macs_ok: list[_Pending] = []
+    for p in fresh:
+        tap = p.tap
+        if isinstance(tap, VoidSeq):
+            p.answer.result, p.answer.reason = VOID, tap.reason
+        elif not isinstance(tap, WireTap):
+            continue  # malformed, answered already
+        elif tap.record.terminal_id != terminal_id:
+            p.answer.reason = "terminal_mismatch"
+        elif tap.service != service:
+            p.answer.reason = "service_mismatch"
+        else:
+            check = check_mac(tap, keys)
+            if check is TapCheck.ACCEPTED:
+                macs_ok.append(p)
+            else:
+                p.answer.reason = check.code
+    taps = [p.tap for p in macs_ok if isinstance(p.tap, WireTap)]
+    claimed = claim_counters(DbCounterLedger(session), taps)
+    counted = []
+    for p, ok in zip(macs_ok, claimed, strict=True):
+        if ok:
+            counted.append(p)
+        else:
+            p.answer.reason = TapCheck.COUNTER_REPLAYED.code
+    _charge(session, terminal_id, service, counted)
+
+
+def _charge(session: Session, terminal_id: int, service: str, counted: list[_Pending]) -> None:
+    cards = _cards(session, {p.tap.uid for p in counted if isinstance(p.tap, WireTap)})
+    history = _deny_history(session, {card for card, _ in cards.values()})
+    charges: list[Charge] = []
+    charged: list[_Pending] = []
+    for p in counted:
+        tap = p.tap
+        assert isinstance(tap, WireTap)
+        p.answer.result = EXCEPTION
+        card = cards.get(tap.uid)
+        if card is None:
+            p.answer.reason = "card_unknown"
+        elif _denied_at(history.get(card[0], []), tap.record.time):
+            p.answer.reason = "card_blocked"
+        elif card[1] is None and tap.holder_cents:
+            p.answer.reason = "purse_missing"
+        else:
+            charges.append(Charge(tap, card[1] or 0))
+            charged.append(p)
+    results = post(session, terminal_id, service, charges)
+    purses = set()
+    for p, charge, result in zip(charged, charges, results, strict=True):
+        if result is Result.OK:
+            p.answer.result, p.answer.reason = SETTLED, None
+            if charge.tap.holder_cents:
+                purses.add(charge.purse_id)
+        elif result in (Result.EXCEEDS_CREDITS, Result.EXCEEDS_DEBITS):
+            p.answer.reason = "purse_below_floor"
+            purses.add(charge.purse_id)  # put (or keep) the card on the deny list
+        else:
+            p.answer.reason = str(result.value)[:32]
+    if purses:
+        after_purse_debits(session, sorted(purses))
+        refresh_purse_denials(session, purses)
+
+
+def _gaps(session: Session, terminal_id: int, fresh: list[_Pending]) -> None:
+    """Warn ``sequence_gap`` on a tap whose predecessor was never uploaded (yet)."""
+    seqs = {p.answer.seq for p in fresh if p.answer.seq is not None}
+    if not seqs:
+        return
+    wanted = sorted({s - 1 for s in seqs if s > 1} - seqs)
+    known = set(_stored(session, terminal_id, wanted)) if wanted else set()
+    for p in fresh:
+        s = p.answer.seq
+        if s is not None and s > 1 and s - 1 not in seqs and s - 1 not in known:
+            p.answer.warning = p.answer.warning or "sequence_gap"

@@ -1,0 +1,1 @@
+"""The bus validator runtime: fare decision offline, durable journal, signed sync."""
