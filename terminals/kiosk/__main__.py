@@ -1,0 +1,62 @@
+"""Run the kiosk device runtime.
+
+    python -m terminals.kiosk [--service-url http://127.0.0.1:8000] [--port 8100]
+        [--reader demo|pcsc] [--keystore var/keystore.json] [--keystore-passphrase-file ...]
+
+``--reader demo`` (the default) puts the demo's virtual card on an in-process reader from the
+welcome screen; ``--reader pcsc`` watches the PC/SC readers through the reader driver (pcscd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from card_service.protocol.keystore import FileKeystore
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    from terminals.kiosk.app import create_kiosk_app
+    from terminals.kiosk.reader import DemoReader, PcscReader
+    from terminals.kiosk.runtime import KioskConfig, KioskRuntime
+
+    p = argparse.ArgumentParser(prog="python -m terminals.kiosk")
+    p.add_argument(
+        "--service-url", default=os.environ.get("KIOSK_SERVICE_URL", "http://127.0.0.1:8000")
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8100)
+    p.add_argument("--reader", choices=["demo", "pcsc"], default="demo")
+    p.add_argument("--reader-prefix", default="", help="use the PC/SC reader whose name starts so")
+    p.add_argument("--keystore", type=Path, default=Path("var/keystore.json"))
+    p.add_argument("--keystore-passphrase-file", type=Path, default=None)
+    p.add_argument("--idle-timeout", type=float, default=60.0)
+    p.add_argument("--purse-limit-cents", type=int, default=150_00)
+    p.add_argument("--demo-dir", type=Path, default=Path("var/demo-cards"))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+
+    secret = args.keystore_passphrase_file or args.keystore.with_suffix(".passphrase")
+    passphrase = os.environ.get("CARD_SERVICE_KEYSTORE_PASSPHRASE") or secret.read_text().strip()
+    keys = FileKeystore(args.keystore, passphrase).load()
+    config = KioskConfig(
+        service_url=args.service_url,
+        idle_timeout_s=args.idle_timeout,
+        purse_limit_cents=args.purse_limit_cents,
+        demo_dir=args.demo_dir,
+    )
+    rt = KioskRuntime(config, keys)
+    reader = (
+        DemoReader(keys, rt) if args.reader == "demo" else PcscReader(keys, rt, args.reader_prefix)
+    )
+    uvicorn.run(
+        create_kiosk_app(rt, reader), host=args.host, port=args.port, timeout_graceful_shutdown=2
+    )
+
+
+if __name__ == "__main__":
+    main()
