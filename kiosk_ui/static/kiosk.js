@@ -24,6 +24,7 @@
       say(body.dataset.msgReading);
       requestAnimationFrame(function () {
         timings.cardPresented = { reported: d.reported_ms, shown: now() };
+        sessionStorage.setItem("cardPresented", JSON.stringify(timings.cardPresented));
       });
     });
     source.addEventListener("card_ready", function () { go("/kiosk/pin"); });
