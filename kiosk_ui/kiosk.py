@@ -169,6 +169,7 @@ def kiosk_router(rt: Any) -> APIRouter:
             if key is None:
                 return pages.failure(request, exc.detail)
             return pages.screen(request, "kiosk/pin.html", "pin", error=t(lang, key), final=True)
+        rt.prefetch_home()
         return _redirect("/kiosk/home")
 
     def signed_in_or_away() -> Response | None:
@@ -182,10 +183,12 @@ def kiosk_router(rt: Any) -> APIRouter:
             return away
         lang = lang_of(request)
         try:
+            purse = session.take_prefetched("balance")
             with session.operation() as token:
                 if session.name is None:
                     session.name = rt.client.overview(token).get("name") or ""
-                purse = rt.client.balance(token)
+                if purse is None:
+                    purse = rt.client.balance(token)
         except NoSession:
             return _redirect("/kiosk/")
         except ServiceUnreachable:

@@ -136,6 +136,23 @@ class KioskRuntime:
         self.reader_up = available
         self._publish_status()
 
+    def prefetch_home(self) -> None:
+        """Right after the PIN: the name and the balance at once, in parallel, so the home
+        screen that follows renders without waiting on card_service again."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from terminals.kiosk.client import ServiceError, ServiceUnreachable
+        from terminals.kiosk.session import NoSession
+
+        try:
+            with self.session.operation() as token, ThreadPoolExecutor(2) as pool:
+                name = pool.submit(self.client.overview, token)
+                purse = pool.submit(self.client.balance, token)
+                self.session.name = name.result().get("name") or ""
+                self.session.prefetched("balance", purse.result())
+        except (NoSession, ServiceError, ServiceUnreachable) as exc:
+            log.info("home prefetch failed (the page fetches again): %s", exc)
+
     # -- cash ---------------------------------------------------------------------------------
 
     def open_cash(self, room_cents: int) -> None:

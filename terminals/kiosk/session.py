@@ -53,6 +53,7 @@ class KioskSession:
         self.notice: Notice | None = None
         self.ended_reason: str | None = None
         self.documents: dict[str, bytes] = {}  # receipts and certificates of this session
+        self._prefetched: dict[str, tuple[float, Any]] = {}
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="kiosk-idle", daemon=True)
 
@@ -93,6 +94,7 @@ class KioskSession:
         with self._cond:
             self.card, self.token, self.name = card, None, None
             self.notice, self.ended_reason, self.documents = None, None, {}
+            self._prefetched = {}
             self.last_touch = time.monotonic()
         self.hub.publish("card_ready", card=card.masked)
 
@@ -110,6 +112,16 @@ class KioskSession:
                     self.client.sign_out(token)
                 raise NoSession("the card left the reader")
             self.token = token
+
+    def prefetched(self, key: str, value: Any) -> None:
+        with self._cond:
+            self._prefetched[key] = (time.monotonic(), value)
+
+    def take_prefetched(self, key: str, max_age_s: float = 5.0) -> Any:
+        """A value fetched ahead of the page that shows it (once, and only while fresh)."""
+        with self._cond:
+            at, value = self._prefetched.pop(key, (0.0, None))
+        return value if time.monotonic() - at <= max_age_s else None
 
     @contextlib.contextmanager
     def operation(self) -> Iterator[str]:
@@ -140,7 +152,7 @@ class KioskSession:
                 return
             token = self.token
             self.card, self.token, self.name, self.documents = None, None, None, {}
-            self.ended_reason = reason
+            self._prefetched, self.ended_reason = {}, reason
             if reason not in ("card_removed", "timeout"):
                 self.notice = None
         if token is not None:

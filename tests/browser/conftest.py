@@ -76,7 +76,9 @@ def shot() -> Callable[[Any, str], None]:
 
 @pytest.fixture
 def stack_factory(
-    sqlite_url: str, tmp_path: Path, pcscd: Pcscd  # noqa: F811
+    sqlite_url: str,
+    tmp_path: Path,
+    pcscd: Pcscd,  # noqa: F811
 ) -> Iterator[Callable[..., Stack]]:
     from contextlib import ExitStack
 

@@ -92,7 +92,9 @@ def test_card_pin_home_movements_languages(stack: Stack, page: Any, axe: Any, sh
     page.click("a[hreflang=en]")
     assert page.get_attribute("html", "lang") == "en"
     assert page.inner_text("h1") == "Last movements"
-    assert re.fullmatch(rf"Bill {ref}, \d\d:\d\d: -1.50 EUR", page.locator("#movements li").first.inner_text())
+    assert re.fullmatch(
+        rf"Bill {ref}, \d\d:\d\d: -1.50 EUR", page.locator("#movements li").first.inner_text()
+    )
     page.click("#back")
     assert page.inner_text("h1") == "Hello, Covadonga"
 
