@@ -30,7 +30,7 @@
     source.addEventListener("card_ready", function () { go("/kiosk/pin"); });
     source.addEventListener("card_refused", function (e) {
       var d = JSON.parse(e.data);
-      say(body.dataset["msgRefused-" + d.code] || body.dataset["msgRefused-other"]);
+      say(body.getAttribute("data-msg-refused-" + d.code) || body.getAttribute("data-msg-refused-other"));
     });
     source.addEventListener("ended", function (e) {
       var d = JSON.parse(e.data);
