@@ -36,6 +36,7 @@ def clean_reference(raw: str) -> str:
 
 
 def bills_routes(rt: Any, pages: Any) -> APIRouter:
+    from kiosk_ui.kiosk import gone_to
     from terminals.kiosk.client import ServiceError, ServiceUnreachable
     from terminals.kiosk.session import NoSession, Notice
 
@@ -44,7 +45,7 @@ def bills_routes(rt: Any, pages: Any) -> APIRouter:
 
     def away() -> Response | None:
         if not session.signed_in:
-            return _redirect("/kiosk/pin" if session.active else "/kiosk/")
+            return _redirect("/kiosk/pin" if session.active else gone_to(session))
         return None
 
     def lookup(request: Request, reference: str = "", error: str | None = None) -> Response:

@@ -35,6 +35,12 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def gone_to(session: Any) -> str:
+    """Where a page goes once nobody is signed in: the welcome screen, saying why if it can."""
+    reason = session.ended_reason
+    return f"/kiosk/?ended={reason}" if reason in ENDED else "/kiosk/"
+
+
 def attempts_left(detail: str) -> str:
     found = re.search(r"(\d+) attempts? left", detail)
     return found.group(1) if found else "?"
@@ -174,7 +180,7 @@ def kiosk_router(rt: Any) -> APIRouter:
 
     def signed_in_or_away() -> Response | None:
         if not session.signed_in:
-            return _redirect("/kiosk/pin" if session.active else "/kiosk/")
+            return _redirect("/kiosk/pin" if session.active else gone_to(session))
         return None
 
     @router.get("/home")

@@ -39,7 +39,9 @@
     source.addEventListener("state", function (e) {
       var d = JSON.parse(e.data);
       if (page === "welcome" && d.card && !d.signed_in) { go("/kiosk/pin"); }
-      if (page !== "welcome" && page !== "offline" && !d.card) { go("/kiosk/"); }
+      if (page !== "welcome" && page !== "offline" && !d.card) {
+        go(d.ended ? "/kiosk/?ended=" + encodeURIComponent(d.ended) : "/kiosk/");
+      }
       banner(d.reader ? (d.network ? "" : body.dataset.msgNetworkDown) : body.dataset.msgReaderDown);
     });
     source.addEventListener("status", function (e) {

@@ -93,6 +93,7 @@ class KioskRuntime:
         return {
             "card": s.card.masked if s.card else None,
             "signed_in": s.signed_in,
+            "ended": s.ended_reason if s.card is None else None,
             "reader": self.reader_up,
             "network": self.network_up,
         }

@@ -151,10 +151,13 @@ class KioskSession:
             if self.card is None and self.token is None:
                 return
             token = self.token
-            self.card, self.token, self.name, self.documents = None, None, None, {}
-            self._prefetched, self.ended_reason = {}, reason
             if reason not in ("card_removed", "timeout"):
                 self.notice = None
+            # The receipt of a payment made as the card left stays until the next card.
+            link = self.notice.link if self.notice else None
+            kept = {k: v for k, v in self.documents.items() if link and f"/{k}.pdf" in link}
+            self.card, self.token, self.name, self.documents = None, None, None, kept
+            self._prefetched, self.ended_reason = {}, reason
         if token is not None:
             try:
                 self.client.sign_out(token)

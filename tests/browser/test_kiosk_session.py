@@ -133,7 +133,8 @@ def test_card_taken_out_ends_the_session_and_clears_the_screen(stack: Stack, pag
     assert "Covadonga" not in page.content() and "EUR" not in page.content()
     assert stack.runtime.session.token is None
     page.goto(stack.kiosk.url + "/kiosk/home")  # nothing to go back to
-    assert page.url.endswith("/kiosk/")
+    assert page.url.endswith("/kiosk/?ended=card_removed")
+    assert "Covadonga" not in page.content()
 
 
 def test_sixty_seconds_without_a_touch_end_the_session(stack_factory: Any, page: Any) -> None:
