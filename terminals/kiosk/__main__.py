@@ -13,8 +13,9 @@ import argparse
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
-from card_service.protocol.keystore import FileKeystore
+from card_service.protocol.keystore import FileKeystore, MemoryKeystore
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,6 +38,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--idle-timeout", type=float, default=60.0)
     p.add_argument("--purse-limit-cents", type=int, default=150_00)
     p.add_argument("--demo-dir", type=Path, default=Path("var/demo-cards"))
+    p.add_argument(
+        "--desk-reader",
+        choices=["demo", "pcsc", "none"],
+        default="demo",
+        help="serve the clerk desk at /desk with this card reader",
+    )
+    p.add_argument("--desk-reader-prefix", default="Virtual PCD 00 01")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
 
@@ -53,9 +61,35 @@ def main(argv: list[str] | None = None) -> None:
     reader = (
         DemoReader(keys, rt) if args.reader == "demo" else PcscReader(keys, rt, args.reader_prefix)
     )
-    uvicorn.run(
-        create_kiosk_app(rt, reader), host=args.host, port=args.port, timeout_graceful_shutdown=2
+    app = create_kiosk_app(rt, reader, desk=_desk(args, keys))
+    uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=2)
+
+
+def _desk(args: argparse.Namespace, keys: MemoryKeystore) -> Any:
+    """The clerk desk's pages and its reader; blank demo cards share one transport key."""
+    if args.desk_reader == "none":
+        return None
+    from kiosk_ui.desk import desk_router
+    from terminals.kiosk.desk import (
+        DemoDeskReader,
+        DeskClient,
+        DeskStation,
+        PcscDeskReader,
+        with_transport,
     )
+
+    args.demo_dir.mkdir(parents=True, exist_ok=True)
+    transport_file = args.demo_dir / "transport.key"
+    if not transport_file.exists():
+        transport_file.write_text(os.urandom(16).hex())
+    transport = bytes.fromhex(transport_file.read_text().strip())
+    reader: Any = (
+        DemoDeskReader(args.demo_dir, transport)
+        if args.desk_reader == "demo"
+        else PcscDeskReader(args.desk_reader_prefix)
+    )
+    station = DeskStation(DeskClient(args.service_url), with_transport(keys, transport), reader)
+    return desk_router(station)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ card_service test helpers (staff, holders, bills) on the same database."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -23,12 +24,15 @@ from card_service.db import transaction
 from card_service.ledger import service as ledger
 from card_service.ledger.schemas import TransferRequest
 from card_service.protocol.keystore import MemoryKeystore
+from kiosk_ui.desk import desk_router
 from terminals.kiosk.app import create_kiosk_app
 from terminals.kiosk.demo_card import personalised_card
+from terminals.kiosk.desk import DeskClient, DeskStation, PcscDeskReader, with_transport
 from terminals.kiosk.reader import PcscReader
 from terminals.kiosk.runtime import KioskConfig, KioskRuntime
+from terminals.virtual_card.state import CardFile, CardStore
 from tests.api.support import Desk, desk
-from tests.terminals.rig import READER, Pcscd, VirtualCard, wait_card
+from tests.terminals.rig import READER, READER_2, Pcscd, VirtualCard, wait_card
 
 PIN = "2468"
 
@@ -76,6 +80,7 @@ class Stack:
     pcscd: Pcscd
     city: MemoryKeystore
     tmp: Path
+    transport: bytes = b""
     cards: list[VirtualCard] = field(default_factory=list)
     holder: str = ""
     number: str = ""
@@ -88,6 +93,14 @@ class Stack:
         if not state.exists():
             personalised_card(state, self.city, number, uid=bytes.fromhex(chip))
         card = VirtualCard(state, self.pcscd, READER)
+        self.cards.append(card)
+        return card
+
+    def blank_card(self, uid: str) -> VirtualCard:
+        """A blank card (transport key) on the desk's reader, not yet in the field."""
+        state = self.tmp / f"blank-{uid}.json"
+        CardStore(state).save(CardFile.blank(bytes.fromhex(uid), self.transport))
+        card = VirtualCard(state, self.pcscd, READER_2)
         self.cards.append(card)
         return card
 
@@ -128,13 +141,18 @@ def kiosk_stack(db_url: str, tmp: Path, pcscd: Pcscd, **kiosk: Any) -> Iterator[
         runtime = KioskRuntime(KioskConfig(service_url=service.url, **kiosk), city)
         wait_card(READER, present=False)
         reader = PcscReader(city, runtime, READER)
-        served = Served(create_kiosk_app(runtime, reader), kiosk_port).start()
+        transport = os.urandom(16)
+        station = DeskStation(
+            DeskClient(service.url), with_transport(city, transport), PcscDeskReader(READER_2)
+        )
+        app = create_kiosk_app(runtime, reader, desk=desk_router(station))
+        served = Served(app, kiosk_port).start()
         stack.callback(served.stop)
         deadline = time.monotonic() + 10
         while not runtime.reader_up and time.monotonic() < deadline:
             time.sleep(0.02)
         assert runtime.reader_up, "the kiosk's reader did not come up"
-        s = Stack(d, settings, service, served, runtime, pcscd, city, tmp)
+        s = Stack(d, settings, service, served, runtime, pcscd, city, tmp, transport=transport)
         s.holder = d.person()
         s.chip = "04C1D2E3F4A5B6"
         s.number = d.card(s.holder, pin=PIN, chip=s.chip)["number"]
