@@ -75,6 +75,7 @@ class Pages:
             signed_in=False,
             card=card,
             events_url="/kiosk/events",
+            demo=self.rt.demo_panel(),
         )
 
     def failure(self, request: Request, detail: str) -> Response:
@@ -89,6 +90,7 @@ class Pages:
             signed_in=self.rt.session.signed_in,
             card=self.rt.session.card,
             events_url="/kiosk/events",
+            demo=self.rt.demo_panel(),
         )
 
     def screen(self, request: Request, template: str, page: str, **ctx: Any) -> Response:
@@ -99,6 +101,7 @@ class Pages:
             page,
             card=card.masked if card else "",
             events_url="/kiosk/events",
+            demo=self.rt.demo_panel(),
             **ctx,
         )
 
@@ -349,6 +352,7 @@ def kiosk_router(rt: Any) -> APIRouter:
     def demo_card(number: str = Form(""), action: str = Form("put")) -> Response:
         if action == "take":
             rt.demo_take()
+            return _redirect(gone_to(session))
         else:
             rt.demo_put("".join(number.split()))
         return _redirect("/kiosk/")

@@ -47,10 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--desk-reader-prefix", default="Virtual PCD 00 01")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
-    secret = args.keystore_passphrase_file or args.keystore.with_suffix(".passphrase")
-    passphrase = os.environ.get("CARD_SERVICE_KEYSTORE_PASSPHRASE") or secret.read_text().strip()
-    keys = FileKeystore(args.keystore, passphrase).load()
+    keys = _keys(args)
     config = KioskConfig(
         service_url=args.service_url,
         idle_timeout_s=args.idle_timeout,
@@ -63,6 +62,30 @@ def main(argv: list[str] | None = None) -> None:
     )
     app = create_kiosk_app(rt, reader, desk=_desk(args, keys))
     uvicorn.run(app, host=args.host, port=args.port, timeout_graceful_shutdown=2)
+
+
+def _keys(args: argparse.Namespace) -> MemoryKeystore:
+    """The keystore, as card_service keeps it; the demo creates it when card_service has not
+    yet (same file, same layout: master key 1 and issuing key 1, passphrase file beside it)."""
+    import secrets
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    secret = args.keystore_passphrase_file or args.keystore.with_suffix(".passphrase")
+    passphrase = os.environ.get("CARD_SERVICE_KEYSTORE_PASSPHRASE")
+    if passphrase is None and args.reader == "demo" and not secret.exists():
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    passphrase = passphrase or secret.read_text().strip()
+    store = FileKeystore(args.keystore, passphrase)
+    if args.reader == "demo" and not args.keystore.exists():
+        keys = MemoryKeystore()
+        keys.add_master(1, secrets.token_bytes(16))
+        keys.add_issuer(1, Ed25519PrivateKey.generate())
+        store.save(keys)
+    return store.load()
 
 
 def _desk(args: argparse.Namespace, keys: MemoryKeystore) -> Any:

@@ -41,8 +41,14 @@ class CardServiceClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.sign = sign
+        # Idle connections are dropped before the server's keep-alive (uvicorn: 5 s) would close
+        # them under a request on its way.
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout_s, transport=transport, trust_env=False
+            base_url=self.base_url,
+            timeout=timeout_s,
+            transport=transport,
+            trust_env=False,
+            limits=httpx.Limits(keepalive_expiry=2.0),
         )
 
     def close(self) -> None:
@@ -59,12 +65,15 @@ class CardServiceClient:
         request = self._http.build_request(method, path, headers=headers, **kw)
         if self.sign is not None:
             self.sign(request)
-        for attempt in range(retries + 1):
+        for attempt in range(retries + 2):
             try:
                 response = self._http.send(request)
                 break
+            except httpx.ConnectError as exc:  # never reached the service: always safe again
+                if attempt >= retries + 1:
+                    raise ServiceUnreachable(f"{method} {path}: {type(exc).__name__}") from exc
             except (httpx.TransportError, httpx.TimeoutException) as exc:
-                if attempt == retries:
+                if attempt >= retries:
                     raise ServiceUnreachable(f"{method} {path}: {type(exc).__name__}") from exc
         if response.status_code >= 400:
             raise _problem(response)
