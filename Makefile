@@ -16,6 +16,7 @@ $(UV):
 install: $(UV) ## Install system packages, then the locked Python dependencies into .venv
 	./scripts/system-deps
 	$(UV) sync --frozen --extra terminals
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error   # axe-core for the browser tests
 
 migrate: install ## Bring the database (CARD_SERVICE_DATABASE_URL, default var/) to the newest schema
 	$(BIN)/card-service migrate

@@ -4,6 +4,7 @@ from card_service.audit import models as audit_models
 from card_service.bills import models as bills_models
 from card_service.cards import models as cards_models
 from card_service.catalogue import models as catalogue_models
+from card_service.certificates import models as certificates_models
 from card_service.charging import models as charging_models
 from card_service.entitlements import models as entitlements_models
 from card_service.identity import models as identity_models
@@ -21,6 +22,7 @@ __all__ = [
     "bills_models",
     "cards_models",
     "catalogue_models",
+    "certificates_models",
     "charging_models",
     "entitlements_models",
     "identity_models",

@@ -91,7 +91,10 @@ class Settings(BaseSettings):
 
     # end of terminals settings
 
-    # Kiosk and desk (issue 8).
+    # Kiosk and desk (issue 8). Residence certificates are valid this long; their PDF points
+    # to the public verify page (served by the kiosk runtime's public pages, kiosk_ui/public.py).
+    certificate_validity_days: int = 90
+    certificate_verify_url: str = "http://127.0.0.1:8100/verify"
 
     # end of kiosk settings
 

@@ -15,11 +15,12 @@ from card_service.api.deps import DbSession
 from card_service.cards.schemas import BlockIn, CardOut
 from card_service.cards.service import view
 from card_service.db import transaction
-from card_service.me import devices, service
+from card_service.me import devices, pin, service
 from card_service.me.errors import DeviceKeyInvalid
 from card_service.staff.sessions import close
 
 router = APIRouter(prefix="/v1/me", tags=["self-service"])
+router.include_router(pin.router)
 
 
 class SignInIn(BaseModel):

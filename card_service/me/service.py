@@ -131,6 +131,7 @@ def _movements(session: Session, holder: Holder, limit: int) -> list[dict[str, A
             "pending_cents": -h.pending_delta if h.is_debit else h.pending_delta,
             "balance_after_cents": h.balance_after_cents,
             "code": h.code,
+            "user_data": h.user_data,
         }
         for h in ledger.history(session, holder.purse_account_id, limit=limit)
     ]

@@ -1,0 +1,1 @@
+"""Residence certificates: a PDF with a verification code that anyone can check."""

@@ -1,0 +1,107 @@
+"""The clerk desk in a real browser: password + TOTP, register a holder with evidence, issue a
+card personalised in the desk's reader, find by card number and national id, block and replace,
+then the new card works at the kiosk; the audit history for an auditor. axe on every screen."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from card_service.staff.roles import Role
+from tests.api.support import PASSWORD, code
+from tests.browser.stack import Stack
+from tests.browser.test_kiosk_session import no_violations
+
+pytestmark = pytest.mark.xdist_group("pcsc")
+
+
+def desk_login(page: Any, stack: Stack, username: str, role: Role) -> None:
+    stack.desk.add_staff(username, role, login=False)
+    page.goto(stack.kiosk.url + "/desk/")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.fill("#totp", "000000" if code(stack.desk.secrets[username]) != "000000" else "111111")
+    page.click("#login")
+    assert page.locator("#error").count() == 1  # a wrong code is refused
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.fill("#totp", code(stack.desk.secrets[username]))
+    page.click("#login")
+    page.wait_for_selector("#desk-logout")
+
+
+def test_register_issue_block_replace(stack: Stack, page: Any, axe: Any, shot: Any) -> None:
+    page.goto(stack.kiosk.url + "/lang/en?next=/desk/")
+    no_violations(axe, page)
+    shot(page, "20-desk-login")
+    desk_login(page, stack, "desk.clerk", Role.CLERK)
+    no_violations(axe, page)
+
+    page.click("#desk-new")
+    page.fill("#given_names", "Xuan")
+    page.fill("#surnames", "Llaneza Prendes")
+    page.fill("#national_id", "00000023T")
+    page.fill("#date_of_birth", "1975-05-17")
+    page.fill("#street", "Calle Uría 7")
+    page.fill("#postcode", "33202")
+    page.fill("#doc_number", "00000023T")
+    no_violations(axe, page)
+    page.click("#register")
+    assert page.inner_text("#message") == "Holder registered."
+    assert page.inner_text("#holder-name") == "Xuan Llaneza Prendes"
+    assert page.inner_text("#evidence").startswith("dni · desk.clerk")
+    holder_id = page.inner_text("#holder-id")
+
+    blank = stack.blank_card("04D1D2D3D4D5D6").insert()
+    page.fill("#pin", "4321")
+    page.click("#issue")
+    message = page.inner_text("#message")
+    assert message.startswith("Card ") and message.endswith(" issued and personalised.")
+    number = message.split()[1]
+    no_violations(axe, page)
+    shot(page, "21-desk-holder")
+    card_file = json.loads(blank.state.read_text())
+    assert card_file["state"] == 2 and card_file["uid"] == "04d1d2d3d4d5d6"  # locked, in service
+
+    page.click("#desk-search")
+    page.fill("#card", number)
+    page.click("#find-card")
+    assert page.inner_text("#holder-id") == holder_id
+    page.click("#desk-search")
+    page.fill("#national_id", "00000023t")
+    page.click("#find-nid")
+    assert page.inner_text("#holder-id") == holder_id
+
+    page.select_option(f"#reason-{number}", "lost")
+    page.click(f"#block-{number}")
+    assert page.inner_text("#message") == f"Card {number} blocked."
+    blank.remove()
+    replacement = stack.blank_card("04E1E2E3E4E5E6").insert()
+    page.click(f"#replace-{number}")
+    new_number = page.inner_text("#message").split()[1]
+    assert new_number != number
+    rows = page.locator("#cards tbody tr").all_inner_texts()
+    assert any(number in r and "replaced" in r for r in rows)
+    assert any(new_number in r and "active" in r for r in rows)
+    replacement.remove()
+
+    # The replacement, personalised at the desk, works at the kiosk with the old PIN.
+    at_kiosk = type(replacement)(replacement.state, stack.pcscd)
+    stack.cards.append(at_kiosk)
+    page.goto(stack.kiosk.url + "/kiosk/")
+    at_kiosk.insert()
+    page.wait_for_url("**/kiosk/pin")
+    page.fill("#pin", "4321")
+    page.click("#pin-ok")
+    page.wait_for_url("**/kiosk/home")
+    assert page.inner_text("h1") == "Hello, Xuan"
+
+
+def test_audit_history_for_an_auditor(stack: Stack, page: Any, axe: Any) -> None:
+    desk_login(page, stack, "desk.auditor", Role.AUDITOR)
+    page.goto(stack.kiosk.url + f"/desk/audit?target=card:{stack.number}")
+    rows = page.locator("#audit tbody tr").all_inner_texts()
+    assert any("card.issue" in r for r in rows), rows
+    no_violations(axe, page)
