@@ -21,9 +21,12 @@ install: $(UV) ## Install system packages, then the locked Python dependencies i
 migrate: install ## Bring the database (CARD_SERVICE_DATABASE_URL, default var/) to the newest schema
 	$(BIN)/card-service migrate
 
-run: migrate ## Install, migrate, load the demo city and its catalogue if not there yet, serve on 127.0.0.1:8000
+run: migrate ## Install, migrate, load the demo city and catalogue if not there, serve the API (:8000), kiosk and desk (:8100)
 	$(BIN)/card-service services catalogue load card_service/catalogue/data/gijon.yaml --if-empty
 	$(BIN)/card-service demo seed --if-empty
+	@echo "API http://127.0.0.1:8000/docs  kiosk http://127.0.0.1:8100/kiosk/  desk http://127.0.0.1:8100/desk/"
+	trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/python -m terminals.kiosk --service-url http://127.0.0.1:8000 --port 8100 & \
 	$(BIN)/card-service serve --host 127.0.0.1 --port 8000
 
 test: lint ## Install, lint, and run the whole test suite (PostgreSQL tests use 127.0.0.1:5432)
