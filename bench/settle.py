@@ -83,7 +83,8 @@ def _client(args: tuple[Any, ...]) -> tuple[int, float, float, dict[str, int]]:
         client = SyncClient(base, identity, timeout_s=300)
         for at in range(0, len(items), batch):
             for a in client.upload(items[at : at + batch]):
-                results[a["result"]] = results.get(a["result"], 0) + 1
+                key = a["result"] + (":" + a["reason"] if a.get("reason") else "")
+                results[key] = results.get(key, 0) + 1
     return sum(len(i) for _, i in uploads), t0, time.time(), results
 
 
@@ -132,6 +133,7 @@ def main() -> None:
             settings,
             holders=args.holders,
             purse_cents=10_000_000,
+            empty_share=0,
             terminals=specs,
             rng=rng,
         )
