@@ -167,14 +167,28 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def load_process(
-    base: str, auth: str, cards: list[str], threads: int, start: float, stop_at: float, seed_: int
-) -> dict[str, Any]:
-    """One load process: ``threads`` threads, each one keep-alive connection, until ``stop_at``."""
+    base: str,
+    auth: str,
+    cards: list[str],
+    threads: int,
+    warmup: float,
+    seconds: float,
+    seed_: int,
+    ready: Any,
+    go: Any,
+    results: Any,
+) -> None:
+    """One load process: ``threads`` threads, each one keep-alive connection. Starts when every
+    load process is ready (``go``), warms up, then measures for ``seconds``."""
     import threading
 
     out: dict[str, list[float]] = {"eligibility": [], "quote": []}
     errors: list[str] = []
     lock = threading.Lock()
+    ready.set()
+    go.wait()
+    start = time.time() + warmup
+    stop_at = start + seconds
 
     def worker(k: int) -> None:
         rng = random.Random(seed_ * 1000 + k)
@@ -208,16 +222,19 @@ def load_process(
                 out[key].extend(values)
             errors.extend(bad)
 
-    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    def guarded(k: int) -> None:
+        try:
+            worker(k)
+        except Exception as exc:  # a dead thread must show, not vanish
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    pool = [threading.Thread(target=guarded, args=(k,)) for k in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join()
-    return {"latencies": out, "errors": errors}
-
-
-def _run(args: tuple[Any, ...]) -> dict[str, Any]:
-    return load_process(*args)
+    results.put({"latencies": out, "errors": errors})
 
 
 def pct(values: list[float], q: float) -> float:
@@ -248,16 +265,41 @@ def main() -> None:
     auth = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     port = free_port()
     proc = serve(url, port, args.workers)
+    ctx = mp.get_context("spawn")
+    go, results = ctx.Event(), ctx.Queue()
+    readies = [ctx.Event() for _ in range(args.loaders)]
+    base = f"http://127.0.0.1:{port}"
+    signals = (go, results)
+    loaders = [
+        ctx.Process(
+            target=load_process,
+            args=(
+                base,
+                auth,
+                cards,
+                args.threads,
+                args.warmup,
+                args.seconds,
+                i,
+                readies[i],
+                *signals,
+            ),
+        )
+        for i in range(args.loaders)
+    ]
     try:
-        start = time.time() + 1.0 + args.warmup
-        stop_at = start + args.seconds
-        jobs = [
-            (f"http://127.0.0.1:{port}", auth, cards, args.threads, start, stop_at, i)
-            for i in range(args.loaders)
-        ]
-        with mp.get_context("spawn").Pool(args.loaders) as pool:
-            parts = pool.map(_run, jobs)
+        for p in loaders:
+            p.start()
+        for r in readies:
+            r.wait(timeout=120)
+        go.set()
+        parts = [results.get(timeout=args.warmup + args.seconds + 120) for _ in loaders]
+        for p in loaders:
+            p.join()
     finally:
+        for p in loaders:
+            if p.is_alive():
+                p.terminate()
         stop(proc)
     lat: dict[str, list[float]] = {"eligibility": [], "quote": []}
     errors: list[str] = []

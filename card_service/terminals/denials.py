@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import BigInteger, String, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from card_service.cards.deny_list import commit_key
@@ -18,18 +18,26 @@ from card_service.cards.models import Card
 from card_service.identity.models import Holder
 from card_service.staff.roles import utcnow
 from card_service.terminals.models import PurseDenial
+from card_service.terminals.sql import is_postgres, member_chunks
 
 # A read of the ledger's cached balances (only the ledger writes them).
 _AVAILABLE = text(
     "SELECT id, credits_posted - debits_posted - debits_pending + coalesce(floor_cents, 0) "
     "FROM ledger_accounts WHERE id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
+_AVAILABLE_PG = text(
+    "SELECT id, credits_posted - debits_posted - debits_pending + coalesce(floor_cents, 0) "
+    "FROM ledger_accounts WHERE id = ANY(CAST(:ids AS bigint[]))"
+)
 
 
 def purses_below_floor(session: Session, purse_ids: Iterable[int]) -> dict[int, bool]:
     """For each purse: is its available balance (posted less holds, plus floor) at or below 0?"""
     ids = sorted(set(purse_ids))
     out: dict[int, bool] = {}
+    if is_postgres(session):
+        rows = session.execute(_AVAILABLE_PG, {"ids": ids})
+        return {int(i): int(available) <= 0 for i, available in rows}
     for at in range(0, len(ids), 5000):
         rows = session.execute(_AVAILABLE, {"ids": ids[at : at + 5000]})
         out.update({int(i): int(available) <= 0 for i, available in rows})
@@ -37,29 +45,25 @@ def purses_below_floor(session: Session, purse_ids: Iterable[int]) -> dict[int, 
 
 
 def _live_cards(session: Session, purse_ids: Iterable[int]) -> dict[int, list[str]]:
-    rows = session.execute(
-        select(Holder.purse_account_id, Card.chip_uid)
-        .join(Card, Card.holder_id == Holder.id)
-        .where(
-            Holder.purse_account_id.in_(list(purse_ids)),
-            Card.status == "active",
-            Card.chip_uid.is_not(None),
-        )
-    )
     out: dict[int, list[str]] = {}
-    for purse, chip in rows:
-        out.setdefault(int(purse or 0), []).append(str(chip))
+    for cond in member_chunks(session, Holder.purse_account_id, sorted(purse_ids), BigInteger()):
+        rows = session.execute(
+            select(Holder.purse_account_id, Card.chip_uid)
+            .join(Card, Card.holder_id == Holder.id)
+            .where(cond, Card.status == "active", Card.chip_uid.is_not(None))
+        )
+        for purse, chip in rows:
+            out.setdefault(int(purse or 0), []).append(str(chip))
     return out
 
 
 def listed(session: Session, chips: Iterable[str]) -> dict[str, bool]:
     """Whether each card is on the purse deny list now (its last action is ``add``)."""
     out: dict[str, bool] = {}
-    chips = list(chips)
-    for at in range(0, len(chips), 5000):
+    for cond in member_chunks(session, PurseDenial.chip_uid, list(chips), String()):
         rows = session.execute(
             select(PurseDenial.chip_uid, PurseDenial.action)
-            .where(PurseDenial.chip_uid.in_(chips[at : at + 5000]))
+            .where(cond)
             .order_by(PurseDenial.position)
         )
         out.update({chip: action == "add" for chip, action in rows})

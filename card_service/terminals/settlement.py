@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Session
 
 from card_service.cards.models import Card, DenyListChange
@@ -36,8 +36,13 @@ from card_service.terminals.denials import refresh_purse_denials
 from card_service.terminals.hooks import after_purse_debits
 from card_service.terminals.models import SettledTap
 from card_service.terminals.postings import Charge, post
+from card_service.terminals.sql import copy_rows, member_chunks
 
 SETTLED, EXCEPTION, REJECTED, VOID = "settled", "exception", "rejected", "void"
+COLUMNS = (
+    "terminal_id", "seq", "outcome", "reason", "card_uid", "card_counter", "tap_time",
+    "holder_cents", "concession_cents", "concession_category", "service", "product", "settled_at",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -107,10 +112,10 @@ def _stored(
     session: Session, terminal_id: int, seqs: Sequence[int]
 ) -> dict[int, tuple[str, str | None]]:
     out = {}
-    for at in range(0, len(seqs), 5000):
+    for cond in member_chunks(session, SettledTap.seq, seqs, BigInteger()):
         rows = session.execute(
             select(SettledTap.seq, SettledTap.outcome, SettledTap.reason).where(
-                SettledTap.terminal_id == terminal_id, SettledTap.seq.in_(seqs[at : at + 5000])
+                SettledTap.terminal_id == terminal_id, cond
             )
         )
         out.update({int(s): (o, r) for s, o, r in rows})
@@ -121,23 +126,22 @@ def _cards(session: Session, uids: set[bytes]) -> dict[bytes, tuple[int, int | N
     """chip UID -> (card id, purse account id)."""
     hexes = [u.hex().upper() for u in uids]
     out = {}
-    for at in range(0, len(hexes), 5000):
+    for cond in member_chunks(session, Card.chip_uid, hexes, String()):
         rows = session.execute(
             select(Card.chip_uid, Card.id, Holder.purse_account_id)
             .join(Holder, Holder.id == Card.holder_id)
-            .where(Card.chip_uid.in_(hexes[at : at + 5000]))
+            .where(cond)
         )
         out.update({bytes.fromhex(c or ""): (int(i), p) for c, i, p in rows})
     return out
 
 
 def _deny_history(session: Session, card_ids: set[int]) -> dict[int, list[tuple[float, str]]]:
-    ids = sorted(card_ids)
     out: dict[int, list[tuple[float, str]]] = {}
-    for at in range(0, len(ids), 5000):
+    for cond in member_chunks(session, DenyListChange.card_id, sorted(card_ids), BigInteger()):
         rows = session.execute(
             select(DenyListChange.card_id, DenyListChange.at, DenyListChange.action)
-            .where(DenyListChange.card_id.in_(ids[at : at + 5000]))
+            .where(cond)
             .order_by(DenyListChange.position)
         )
         for card_id, when, action in rows:
@@ -192,8 +196,7 @@ def settle_batch(
     _gaps(session, terminal.id, fresh)
     ts = now_ns()
     rows = [_row(terminal.id, p.answer, p.tap, ts) for p in fresh]
-    if rows:
-        session.execute(insert(SettledTap), rows)
+    copy_rows(session, SettledTap.__tablename__, COLUMNS, [[r[c] for c in COLUMNS] for r in rows])
     answers: list[Answer] = []
     seen: set[int] = set()
     for p in pending:

@@ -71,6 +71,6 @@ def rig(
         specs = [(100 + i, "bus_validator", "bus", f"bus {i}") for i in range(terminals)]
         city = build(
             factory, settings, holders=holders, purse_cents=purse_cents, terminals=specs,
-            rng=random.Random(7),
+            rng=random.Random(7), empty_share=0,
         )  # fmt: skip
         yield Rig(client, settings, city, tmp_path)

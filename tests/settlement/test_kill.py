@@ -128,8 +128,9 @@ def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 @pytest.mark.slow
 def test_the_service_killed_during_settlement_settles_every_tap_once(
-    db_url: str, tmp_path: Path
+    pg_url: str, tmp_path: Path
 ) -> None:
+    db_url = pg_url
     import threading
 
     from terminals.sync import SyncClient, SyncUnavailable

@@ -35,9 +35,9 @@ def test_a_batch_uploaded_three_times_settles_once(db_url: str, tmp_path: Path) 
 
 
 def test_forged_malformed_and_replayed_taps_are_named_and_the_rest_settles(
-    db_url: str, tmp_path: Path
+    sqlite_url: str, tmp_path: Path
 ) -> None:
-    with city(db_url, tmp_path) as c:
+    with city(sqlite_url, tmp_path) as c:
         bus = c.enrol(12)
         card = c.card(1000)
         good = c.tap(12, card, 100, seq=1)
@@ -69,9 +69,9 @@ def test_forged_malformed_and_replayed_taps_are_named_and_the_rest_settles(
 
 
 def test_blocked_unknown_and_empty_cards_are_exceptions_not_dropped(
-    db_url: str, tmp_path: Path
+    pg_url: str, tmp_path: Path
 ) -> None:
-    with city(db_url, tmp_path) as c:
+    with city(pg_url, tmp_path) as c:
         bus = c.enrol(13)
         lost, poor = c.card(1000), c.card(100)
         before_block = c.tap(13, lost, 150, seq=1)

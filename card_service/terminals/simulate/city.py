@@ -102,6 +102,7 @@ def build(
     purse_cents: int,
     terminals: list[tuple[int, str, str, str]],
     rng: random.Random,
+    empty_share: float = 0.1,
 ) -> SimCity:
     """Seed holders (demo seeder), load the catalogue, fund purses, enrol terminals, issue cards."""
     seed(factory, keyring_for(settings.pii_keyring, settings.pii_keyring_path), holders_count=holders,
@@ -117,7 +118,7 @@ def build(
         ).all()
         purses = {bytes.fromhex(str(chip)): int(p) for chip, p in rows if p is not None}
         # One holder in ten has an empty purse: their paid taps become exceptions, then denials.
-        funded = [p for p in sorted(purses.values()) if rng.random() >= 0.1]
+        funded = [p for p in sorted(purses.values()) if rng.random() >= empty_share]
         fund(s, funded, purse_cents)
     expires = int(datetime.now(UTC).timestamp()) + 5 * 365 * 86400
     issuer = keys.issuer_key(ISSUING_KEY_ID)
