@@ -24,7 +24,10 @@ from tests.fees.support import GIJON_FILE, NOBODY
 
 CLERK = Actor("staff", "ana.supervisor", "supervisor")
 DEMO = GIJON_FILE.read_text(encoding="utf-8")
-NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+# The moment each test loads at ("now" for the service), and NOW a minute later: fixed, so a
+# slow suite cannot overtake it.
+LOADED_AT = datetime.now(UTC).replace(microsecond=0)
+NOW = LOADED_AT + timedelta(minutes=1)
 
 
 def bus_fare(cents: int) -> str:
@@ -35,7 +38,7 @@ def bus_fare(cents: int) -> str:
 
 def _load(sessions: sessionmaker[Session], body: str, at: datetime) -> service.VersionInfo:
     with transaction(sessions) as s:
-        return service.load(s, body, at, CLERK)
+        return service.load(s, body, at, CLERK, now=LOADED_AT)
 
 
 def _bus(sessions: sessionmaker[Session], at: datetime) -> int:
@@ -64,7 +67,7 @@ def test_a_price_change_takes_effect_at_its_stated_time(sessions: sessionmaker[S
 
 def test_effective_from_in_the_past_is_refused(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(EffectiveFromPast) as err:
-        _load(sessions, DEMO, datetime.now(UTC) - timedelta(minutes=5))
+        _load(sessions, DEMO, LOADED_AT - timedelta(minutes=5))
     assert err.value.code == "effective_from_past"
     with pytest.raises(EffectiveFromPast):
         _load(sessions, DEMO, datetime(2030, 1, 1))  # naive: refused, no guessing of zones
