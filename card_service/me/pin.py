@@ -6,7 +6,6 @@ open cannot be used to guess the PIN); the failure count is committed before the
 
 from __future__ import annotations
 
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -16,9 +15,9 @@ from card_service.api.problems import DomainError
 from card_service.audit import service as audit
 from card_service.audit.schemas import Actor
 from card_service.cards import service as cards
-from card_service.cards.errors import PinBlocked, PinWrong
+from card_service.cards.errors import PinBlocked
 from card_service.db import transaction
-from card_service.me.service import own_card
+from card_service.me.service import check_pin, own_card
 from card_service.staff.roles import utcnow
 
 router = APIRouter()
@@ -43,17 +42,8 @@ def change_pin(
     target = f"card:{card.number}"
     if card.pin_failures == cards.PIN_BLOCKED or card.pin_hash is None:
         return PinBlocked("the PIN is blocked: a clerk can reset it")
-    try:
-        cards.pins.verify(card.pin_hash, old_pin)
-    except (VerificationError, InvalidHashError):
-        card.pin_failures += 1
-        error: DomainError = PinWrong(
-            f"wrong PIN; {max_failures - card.pin_failures} attempts left"
-        )
-        if card.pin_failures >= max_failures:
-            card.pin_failures = cards.PIN_BLOCKED
-            error = PinBlocked("wrong PIN: the PIN is now blocked; a clerk can reset it")
-        session.flush()
+    error = check_pin(session, card, old_pin, max_failures)
+    if error is not None:
         audit.record(session, actor, "card.pin_change", target, outcome="failed", reason=error.code)
         return error
     card.pin_hash, card.pin_failures, card.updated_at = cards.pins.hash(new_pin), 0, utcnow()

@@ -38,6 +38,25 @@ class SignIn:
     session: IssuedSession | None = None
 
 
+def check_pin(session: Session, card: Card, pin: str, max_failures: int) -> DomainError | None:
+    """None when ``pin`` is the card's PIN; else count the failure (blocking the PIN at
+    ``max_failures``) and return the error to answer once the count is committed."""
+    assert card.pin_hash is not None
+    try:
+        cards.pins.verify(card.pin_hash, pin)
+    except (VerificationError, InvalidHashError):
+        card.pin_failures += 1
+        error: DomainError = PinWrong(
+            f"wrong PIN; {max_failures - card.pin_failures} attempts left"
+        )
+        if card.pin_failures >= max_failures:
+            card.pin_failures = cards.PIN_BLOCKED
+            error = PinBlocked("wrong PIN: the PIN is now blocked; a clerk can reset it")
+        session.flush()
+        return error
+    return None
+
+
 def sign_in(
     session: Session,
     number: str,
@@ -67,17 +86,8 @@ def sign_in(
         return SignIn(error=PinBlocked("the PIN is blocked: a clerk can reset it"))
     if card.pin_hash is None:
         return SignIn(error=PinBlocked("no PIN is set for this card: a clerk can set one"))
-    try:
-        cards.pins.verify(card.pin_hash, pin)
-    except (VerificationError, InvalidHashError):
-        card.pin_failures += 1
-        error: DomainError = PinWrong(
-            f"wrong PIN; {max_failures - card.pin_failures} attempts left"
-        )
-        if card.pin_failures >= max_failures:
-            card.pin_failures = cards.PIN_BLOCKED
-            error = PinBlocked("wrong PIN: the PIN is now blocked; a clerk can reset it")
-        session.flush()
+    error = check_pin(session, card, pin, max_failures)
+    if error is not None:
         audit.record(session, actor, "citizen.sign_in", target, outcome="failed", reason=error.code)
         return SignIn(error=error)
     card.pin_failures = 0
