@@ -31,7 +31,7 @@ from card_service.entitlements.service import categories_at
 from card_service.identity.crypto import Keyring
 from card_service.identity.models import Holder
 from card_service.ledger.results import Result
-from card_service.ledger.schemas import TransferFlags, TransferRequest
+from card_service.ledger.schemas import TransferRequest, linked
 from card_service.ledger.service import create_transfers
 from card_service.protocol import fees
 from card_service.protocol.fees import FareRules, Quote, Use
@@ -252,18 +252,7 @@ def _transfers(
                 user_data=note,
             )
         )
-    if len(out) == 2:
-        first = out[0]
-        out[0] = TransferRequest(
-            first.id,
-            first.debit_account_id,
-            first.credit_account_id,
-            first.amount_cents,
-            first.code,
-            first.user_data,
-            flags=TransferFlags.LINKED,
-        )
-    return out
+    return linked(out)
 
 
 def _refusal(result: Result) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from enum import IntFlag
@@ -74,6 +75,14 @@ class TransferRequest:
             )
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise MalformedTransfer(f"malformed transfer: {exc}") from exc
+
+
+def linked(requests: list[TransferRequest]) -> list[TransferRequest]:
+    """The same transfers as one all-or-nothing chain: every one but the last is LINKED."""
+    return [
+        dataclasses.replace(r, flags=r.flags | TransferFlags.LINKED) if i < len(requests) - 1 else r
+        for i, r in enumerate(requests)
+    ]
 
 
 class TransferResult(NamedTuple):
