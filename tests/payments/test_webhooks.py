@@ -22,11 +22,15 @@ def _signed(c: Counter, body: str) -> dict[str, str]:
 
 
 def _success_event(c: Counter, localstripe: LocalStripe, out: dict[str, object]) -> StripeEvent:
-    """The payment_intent.succeeded localstripe delivered for this top-up, as we stored it."""
+    """The payment_intent.succeeded localstripe delivered for this top-up, once processed."""
 
     def found() -> StripeEvent | None:
         for e in c.events():
-            if e.type == "payment_intent.succeeded" and e.object_id == out["payment_intent_id"]:
+            if (
+                e.type == "payment_intent.succeeded"
+                and e.object_id == out["payment_intent_id"]
+                and e.processed_at is not None
+            ):
                 return e
         return None
 
