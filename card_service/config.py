@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     terminals_snapshot_max_age_days: int = 21
     terminals_deny_page: int = 5000
     terminals_max_batch: int = 5000
+    # A snapshot request first lifts the purse denials of purses topped up since (at most this
+    # often per process), so a top-up reaches validators at their next sync.
+    terminals_purse_sweep_s: float = 2.0
 
     # end of terminals settings
 

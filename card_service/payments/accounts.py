@@ -18,11 +18,13 @@ retried or replayed cause writes the same transfer, which the ledger then answer
 from __future__ import annotations
 
 import uuid
+import weakref
 
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from card_service.ledger import service as ledger
-from card_service.ledger.results import AccountCodeTaken, UnknownAccount
+from card_service.ledger.results import AccountCodeTaken
 
 NAMESPACE = uuid.UUID("5d8b7b4e-3f0a-5c8e-9b1d-7a6e2c4f9a31")
 
@@ -61,23 +63,46 @@ def purse_debt(pseudonym: str) -> str:
     return f"purse_debt:{pseudonym}"
 
 
+# Account ids by database, remembered once the transaction that saw them has committed (an
+# account opened in a transaction that rolls back must not be remembered). Accounts are never
+# deleted, so a remembered id stays right.
+_known: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
+_PENDING = "payments.accounts"
+
+
+@event.listens_for(Session, "after_commit")
+def _remember(session: Session) -> None:
+    seen = session.info.pop(_PENDING, None)
+    if seen:
+        for engine, code, found in seen:
+            _known.setdefault(engine, {})[code] = found
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def existing_id(session: Session, code: str) -> int | None:
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    found = _known.get(engine, {}).get(code)
+    if found is None:
+        found = ledger.find_account_ids(session, [code]).get(code)
+        if found is not None:
+            session.info.setdefault(_PENDING, []).append((engine, code, found))
+    return found
+
+
 def account_id(session: Session, code: str, kind: str) -> int:
     """The account with this code, opened on first use (two first uses at once open it once)."""
-    try:
-        return ledger.find_account(session, code).id
-    except UnknownAccount:
-        pass
+    found = existing_id(session, code)
+    if found is not None:
+        return found
     try:
         return ledger.open_account(session, code=code, kind=kind).id
     except AccountCodeTaken:
         return ledger.find_account(session, code).id
-
-
-def existing_id(session: Session, code: str) -> int | None:
-    try:
-        return ledger.find_account(session, code).id
-    except UnknownAccount:
-        return None
 
 
 def clearing(session: Session) -> int:

@@ -18,12 +18,14 @@ async def stripe_webhook(
 ) -> WebhookAck:
     """Stripe events: verified, stored, then processed once (2xx only when processed)."""
     body = await request.body()
+    intake = getattr(request.app.state, "payments_intake", None)
     got = await run_in_threadpool(
         webhooks.receive,
         request.app.state.sessionmaker,
         request.app.state.settings,
         body,
         stripe_signature,
+        intake.submit if intake is not None else None,
     )
     return WebhookAck(
         received=got.event_id, type=got.type, outcome=got.outcome, duplicate=got.duplicate

@@ -26,8 +26,9 @@ from functools import partial
 from typing import Any
 
 import stripe
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from card_service.config import Settings
@@ -115,36 +116,64 @@ def reject(
         )
 
 
-def store(factory: sessionmaker[Session], event: dict[str, Any], payload: str) -> StripeEvent:
-    """Keep the event (or count one more delivery of it); its row as stored."""
+@dataclass(frozen=True)
+class Stored:
+    id: str
+    type: str
+    processed: bool
+    outcome: str | None
+    deliveries: int
+
+
+def _insert(conn: Connection) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for the connection's database."""
+    if conn.dialect.name == "postgresql":
+        return (
+            pg_insert(StripeEvent)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(StripeEvent.id)
+        )
+    return (
+        sqlite_insert(StripeEvent)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(StripeEvent.id)
+    )
+
+
+def store_in(conn: Connection, event: dict[str, Any], payload: str) -> Stored:
+    """Keep the event, unique on its id (or count one more delivery of it), in ``conn``'s
+    transaction; the stored row's state."""
+    inserted = conn.execute(
+        _insert(conn),
+        {
+            "id": event["id"],
+            "type": event["type"],
+            "object_id": gateway.object_id(event["data"]["object"]),
+            "created": int(event.get("created") or 0),
+            "payload": payload,
+            "received_at": utcnow(),
+            "deliveries": 1,
+        },
+    )
+    if inserted.first() is not None:
+        return Stored(event["id"], event["type"], False, None, 1)
+    row = conn.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == event["id"])
+        .values(deliveries=StripeEvent.deliveries + 1)
+        .returning(StripeEvent.type, StripeEvent.processed_at, StripeEvent.outcome,
+                   StripeEvent.deliveries)
+    ).one()  # fmt: skip
+    return Stored(event["id"], row[0], row[1] is not None, row[2], row[3])
+
+
+def store(factory: sessionmaker[Session], event: dict[str, Any], payload: str) -> Stored:
+    """Keep the event in a transaction of its own."""
     with transaction(factory) as s:
-        row = StripeEvent(
-            id=event["id"],
-            type=event["type"],
-            object_id=gateway.object_id(event["data"]["object"]),
-            created=int(event.get("created") or 0),
-            payload=payload,
-            received_at=utcnow(),
-            deliveries=1,
-        )
-        try:
-            with s.begin_nested():
-                s.add(row)
-                s.flush()
-            return row
-        except IntegrityError:
-            pass
-        s.execute(
-            update(StripeEvent)
-            .where(StripeEvent.id == event["id"])
-            .values(deliveries=StripeEvent.deliveries + 1)
-        )
-        stored = s.get(StripeEvent, event["id"], populate_existing=True)
-        assert stored is not None
-        return stored
+        return store_in(s.connection(), event, payload)
 
 
-def _dispatch(session: Session, settings: Settings, event: dict[str, Any]) -> topups.Outcome:
+def dispatch(session: Session, settings: Settings, event: dict[str, Any]) -> topups.Outcome:
     handler = HANDLERS.get(event["type"])
     if handler is None:
         return "ignored", "event type not handled"
@@ -161,14 +190,31 @@ def process(
     for attempt in range(RETRIES):
         try:
             with transaction(factory) as s:
-                row = s.get(StripeEvent, event_id, with_for_update=True, populate_existing=True)
+                row = (
+                    s.connection()
+                    .execute(
+                        select(StripeEvent.processed_at, StripeEvent.outcome)
+                        .where(StripeEvent.id == event_id)
+                        .with_for_update()
+                    )
+                    .one_or_none()
+                )
                 if row is None:
                     raise LookupError(f"event {event_id} is not stored")
                 if row.processed_at is not None:
                     return row.outcome or "applied"
-                outcome, detail = _dispatch(s, settings, event or json.loads(row.payload))
-                row.processed_at, row.outcome = utcnow(), outcome
-                row.detail = detail[:256] if detail else None
+                if event is None:
+                    payload = s.scalar(
+                        select(StripeEvent.payload).where(StripeEvent.id == event_id)
+                    )
+                    event = json.loads(payload or "{}")
+                outcome, detail = dispatch(s, settings, event)
+                s.connection().execute(
+                    update(StripeEvent)
+                    .where(StripeEvent.id == event_id)
+                    .values(processed_at=utcnow(), outcome=outcome,
+                            detail=detail[:256] if detail else None)
+                )  # fmt: skip
                 return outcome
         except ConcurrentWrite:
             log.info("event %s: concurrent write, retry %d", event_id, attempt + 1)
@@ -192,16 +238,23 @@ def _remember_error(factory: sessionmaker[Session], event_id: str, exc: Exceptio
 
 
 def receive(
-    factory: sessionmaker[Session], settings: Settings, body: bytes, signature: str | None
+    factory: sessionmaker[Session],
+    settings: Settings,
+    body: bytes,
+    signature: str | None,
+    submit: Callable[[dict[str, Any], str], Received] | None = None,
 ) -> Received:
-    """A webhook delivery, from the raw body to the event processed."""
+    """A webhook delivery, from the raw body to the event processed (by ``submit``, the web
+    service's intake that shares transactions between concurrent deliveries, if given)."""
     try:
         event = verify(settings, body, signature)
     except (WebhookUnsigned, WebhookSignatureInvalid, WebhookMalformed) as exc:
         reject(factory, exc.code, exc.detail, body, signature)
         raise
+    if submit is not None:
+        return submit(event, body.decode())
     row = store(factory, event, body.decode())
-    if row.processed_at is not None:
+    if row.processed:
         return Received(row.id, row.type, row.outcome, True)
     outcome = process(factory, settings, row.id, event)
     return Received(row.id, row.type, outcome, row.deliveries > 1)
@@ -253,7 +306,7 @@ def fetch_missed(factory: sessionmaker[Session], settings: Settings, since: int)
         if event["id"] in known:
             continue
         row = store(factory, event, json.dumps(event, sort_keys=True))
-        if row.processed_at is None:
+        if not row.processed:
             process(factory, settings, row.id, event)
             done += 1
     return done

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from card_service.config import Settings
 from card_service.payments import auto_topup, gateway, refunds, webhooks
+from card_service.payments.intake import Intake
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,21 @@ async def _loop(app: Any, interval_s: float) -> None:
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The web service's payments machinery: the webhook intake, and the worker's rounds."""
     settings: Settings = app.state.settings
     task = None
+    if settings.stripe_webhook_secret:
+        app.state.payments_intake = Intake(app.state.sessionmaker, settings)
     if settings.payments_worker_interval_s > 0 and gateway.configured(settings):
         task = asyncio.create_task(_loop(app, settings.payments_worker_interval_s))
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        intake = getattr(app.state, "payments_intake", None)
+        if intake is not None:
+            await asyncio.to_thread(intake.close)
+            app.state.payments_intake = None

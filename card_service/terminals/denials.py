@@ -2,8 +2,9 @@
 
 ``refresh_purse_denials`` compares each purse's balance with its floor and appends an ``add`` or
 ``remove`` to ``terminals_purse_denials`` when the card's listed state must change. Settlement calls
-it for the purses it debited; a top-up should call it for the purse it credited (payments), and
-``sweep_purse_denials`` catches the rest from the ledger's ``timestamp_last``.
+it for the purses it debited (and those it could not debit); ``sweep_topped_up``, run before a
+snapshot is built, lifts the denial of every listed card whose purse is above its floor again, so a
+top-up reaches validators at their next sync whoever made it.
 """
 
 from __future__ import annotations
@@ -96,3 +97,39 @@ def refresh_purse_denials(session: Session, purse_ids: Iterable[int]) -> int:
     session.add_all(rows)
     session.flush()
     return len(rows)
+
+
+_LISTED_PG = text(
+    "SELECT chip_uid, purse_account_id FROM (SELECT DISTINCT ON (chip_uid) chip_uid, "
+    "purse_account_id, action FROM terminals_purse_denials ORDER BY chip_uid, position DESC) "
+    "AS last WHERE action = 'add'"
+)
+_LISTED = text(
+    "SELECT d.chip_uid, d.purse_account_id FROM terminals_purse_denials d JOIN "
+    "(SELECT chip_uid, max(position) AS position FROM terminals_purse_denials GROUP BY chip_uid) "
+    "AS last ON last.position = d.position WHERE d.action = 'add'"
+)
+
+
+def sweep_topped_up(session: Session) -> int:
+    """Take off the purse deny list every card whose purse is above its floor again (a top-up
+    made anywhere, e.g. by payments, without calling ``refresh_purse_denials``); how many."""
+    rows = session.execute(_LISTED_PG if is_postgres(session) else _LISTED).all()
+    if not rows:
+        return 0
+    below = purses_below_floor(session, {int(p) for _, p in rows})
+    now = utcnow()
+    lifted = [
+        PurseDenial(
+            commit_key=commit_key(session),
+            chip_uid=str(chip),
+            purse_account_id=int(purse),
+            action="remove",
+            at=now,
+        )
+        for chip, purse in rows
+        if not below.get(int(purse), True)
+    ]
+    session.add_all(lifted)
+    session.flush()
+    return len(lifted)

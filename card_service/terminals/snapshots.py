@@ -10,6 +10,7 @@ A terminal without a cursor gets the log from the start: applying it in order gi
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from card_service.catalogue.errors import CatalogueNotLoaded
 from card_service.catalogue.service import in_force
 from card_service.config import Settings
 from card_service.protocol.terminal_wire import sign_snapshot
+from card_service.terminals.denials import sweep_topped_up
 from card_service.terminals.models import PurseDenial, Terminal
 
 
@@ -46,10 +48,24 @@ def fare_rules(session: Session, at: float) -> dict[str, Any] | None:
     return rules.to_dict()
 
 
+_sweep_lock = threading.Lock()
+_last_sweep = [0.0]
+
+
+def _maybe_sweep(session: Session, every_s: float) -> None:
+    """Lift purse denials of topped-up purses, at most every ``every_s`` seconds per process."""
+    with _sweep_lock:
+        if time.monotonic() - _last_sweep[0] < every_s:
+            return
+        _last_sweep[0] = time.monotonic()
+    sweep_topped_up(session)
+
+
 def build(
     session: Session, settings: Settings, terminal: Terminal, ask: dict[str, Any]
 ) -> dict[str, Any]:
     now = time.time()
+    _maybe_sweep(session, settings.terminals_purse_sweep_s)
     page = settings.terminals_deny_page
     deny_from = _cursor(ask.get("deny_cursor"))
     cards, deny_to, deny_more = deny_list_since(session, deny_from, page)

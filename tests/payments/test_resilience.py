@@ -213,6 +213,7 @@ def test_killed_after_stripe_succeeded_before_the_ledger_write(
         assert c.reconcile().ok
 
 
+@pytest.mark.slow
 def test_webhook_that_never_arrived_is_fetched(
     db_url: str, tmp_path: Path, localstripe: LocalStripe
 ) -> None:

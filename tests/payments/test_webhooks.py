@@ -11,6 +11,7 @@ import httpx
 import stripe
 from sqlalchemy import select
 
+from card_service.payments import webhooks
 from card_service.payments.models import StripeEvent, WebhookRejection
 from tests.payments.rig import Counter, LocalStripe, counter, event, wait_until
 
@@ -22,11 +23,15 @@ def _signed(c: Counter, body: str) -> dict[str, str]:
 
 
 def _success_event(c: Counter, localstripe: LocalStripe, out: dict[str, object]) -> StripeEvent:
-    """The payment_intent.succeeded localstripe delivered for this top-up, as we stored it."""
+    """The payment_intent.succeeded localstripe delivered for this top-up, once processed."""
 
     def found() -> StripeEvent | None:
         for e in c.events():
-            if e.type == "payment_intent.succeeded" and e.object_id == out["payment_intent_id"]:
+            if (
+                e.type == "payment_intent.succeeded"
+                and e.object_id == out["payment_intent_id"]
+                and e.processed_at is not None
+            ):
                 return e
         return None
 
@@ -191,3 +196,22 @@ def test_unknown_event_type_is_stored_acknowledged_and_ignored(
         with c.sessions()() as s:
             assert s.scalar(select(StripeEvent.detail).where(StripeEvent.object_id == "pi_other"))
         assert c.reconcile().ok
+
+
+def test_an_event_stored_but_never_processed_is_processed_by_the_worker(
+    db_url: str, tmp_path: Path, localstripe: LocalStripe
+) -> None:
+    """A crash right after storing: the worker's round processes what was left, once."""
+    with counter(db_url, tmp_path, localstripe) as c:
+        _h, _n, me = c.holder_with_card()
+        out = c.topup(me, 900).json()
+        intent = localstripe.get(f"/v1/payment_intents/{out['payment_intent_id']}")
+        intent["status"] = "succeeded"
+        left = event("payment_intent.succeeded", intent)
+        stored = webhooks.store(c.sessions(), left, json.dumps(left))
+        assert not stored.processed and c.balance(me) == 0
+        assert webhooks.process_stored(c.sessions(), c.settings, older_than_s=60) == 0  # too fresh
+        assert webhooks.process_stored(c.sessions(), c.settings, older_than_s=0) == 1
+        assert webhooks.process_stored(c.sessions(), c.settings, older_than_s=0) == 0
+        assert c.balance(me) == 900
+        assert [e.outcome for e in c.events() if e.id == left["id"]] == ["applied"]

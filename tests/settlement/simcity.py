@@ -57,9 +57,16 @@ class Rig:
 
 @contextmanager
 def rig(
-    url: str, tmp_path: Path, holders: int = 50, purse_cents: int = 10_000, terminals: int = 2
+    url: str,
+    tmp_path: Path,
+    holders: int = 50,
+    purse_cents: int = 10_000,
+    terminals: int = 2,
+    empty_share: float = 0,
+    **more: Any,
 ) -> Iterator[Rig]:
     settings = Settings(
+        **more,
         database_url=url,
         ledger_maintenance_interval_s=0,
         pii_keyring_path=tmp_path / "pii-keyring.json",
@@ -71,6 +78,6 @@ def rig(
         specs = [(100 + i, "bus_validator", "bus", f"bus {i}") for i in range(terminals)]
         city = build(
             factory, settings, holders=holders, purse_cents=purse_cents, terminals=specs,
-            rng=random.Random(7), empty_share=0,
+            rng=random.Random(7), empty_share=empty_share,
         )  # fmt: skip
         yield Rig(client, settings, city, tmp_path)

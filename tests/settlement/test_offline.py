@@ -120,3 +120,30 @@ def test_a_blocked_card_reaches_the_validator_at_the_next_sync(
         with transaction(r.sessions()) as s:
             reasons = s.execute(select(SettledTap.seq, SettledTap.outcome, SettledTap.reason)).all()
         assert sorted(reasons) == [(1, "settled", None), (2, "exception", "card_blocked")]
+
+
+def test_a_top_up_reaches_the_validator_at_the_next_sync(sqlite_url: str, tmp_path: Path) -> None:
+    from card_service.terminals.simulate.city import fund
+
+    with rig(sqlite_url, tmp_path, holders=12, empty_share=1, terminals_purse_sweep_s=0) as r:
+        clock = Clock()
+        validator, syncer = r.validator(r.city.terminals[0], clock)
+        syncer.sync_snapshot()
+        from card_service.protocol.certificate import HolderCertificate
+
+        card = next(
+            c for c in r.city.cards if not HolderCertificate.parse_unverified(c.cert).categories
+        )
+        assert (
+            validator.decide(card).code == "accepted"
+        )  # offline it cannot know the purse is empty
+        syncer.upload_all()
+        assert syncer.answers == {"exception": 1}  # purse_below_floor: revenue loss, reported
+        syncer.sync_snapshot()
+        clock.t += 3600
+        assert validator.decide(card).code == "purse_empty"
+        with transaction(r.sessions()) as s:
+            fund(s, [r.city.purses[card.uid]], 2000)  # a top-up, from wherever
+        syncer.sync_snapshot()  # (sets the validator's clock to the server's again)
+        clock.t += 3600
+        assert validator.decide(card).code == "accepted"

@@ -1,0 +1,237 @@
+"""Benchmark: Stripe webhook processing, signature to ledger write.
+
+    .venv/bin/python bench/payments.py --events 500                      # a quick check
+    .venv/bin/python bench/payments.py --events 20000                    # SQLite file in bench/out/
+    .venv/bin/python bench/payments.py --events 20000 --db postgresql://postgres@127.0.0.1:5432/bench_payments
+
+Each event is a distinct, signed ``payment_intent.succeeded`` for a pending top-up of its own
+holder, so each one is verified, stored, processed (top-up found and locked, purse credited from
+``stripe_clearing`` by a ledger transfer, top-up and event marked) in two transactions, exactly as
+the webhook endpoint does. Two figures:
+
+- ``service``: ``webhooks.receive`` with the web service's intake (concurrent deliveries share
+  transactions), called by ``--threads`` threads (no HTTP);
+- ``http``: the service under uvicorn in its own process (``card-service serve``), the events
+  POSTed by ``--threads`` keep-alive clients. Client and server share the machine's cores.
+
+Afterwards every purse must hold exactly its top-up and ``stripe_clearing`` the sum. Target:
+at least 500 events/s including the ledger write, on a 2-core machine. The last line is one JSON
+object; figures go to docs/performance.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import stripe  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from card_service.config import Settings  # noqa: E402
+from card_service.db import make_engine, make_sessionmaker, transaction  # noqa: E402
+from card_service.identity.models import Holder  # noqa: E402
+from card_service.ledger import service as ledger  # noqa: E402
+from card_service.ledger.schemas import AccountFlags, AccountSpec  # noqa: E402
+from card_service.migrate import upgrade  # noqa: E402
+from card_service.payments import accounts, webhooks  # noqa: E402
+from card_service.payments.intake import Intake  # noqa: E402
+from card_service.payments.models import StripeEvent, TopUp  # noqa: E402
+
+SECRET = "whsec_bench_" + uuid.uuid4().hex
+AMOUNT = 1000
+
+
+def fresh_database(url: str | None, tag: str) -> str:
+    if url is None:
+        path = ROOT / "bench" / "out" / f"payments-{tag}.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for p in path.parent.glob(path.name + "*"):
+            p.unlink()
+        url = f"sqlite:///{path}"
+    elif make_url(url).get_backend_name() == "postgresql":
+        import psycopg
+
+        base = make_url(url)
+        url = base.set(database=f"{base.database}_{tag}").render_as_string(hide_password=False)
+        name = make_url(url).database
+        admin = base.set(database="postgres", drivername="postgresql")
+        with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            c.execute(f'CREATE DATABASE "{name}"')
+    upgrade(url)
+    return url
+
+
+def prepare(url: str, n: int, tag: str) -> list[tuple[bytes, str]]:
+    """n holders with a purse and a pending top-up each, and the signed success events."""
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    now = datetime.now(UTC)
+    with transaction(factory) as s:
+        accounts.clearing(s)
+        purses = ledger.open_accounts(
+            s,
+            [
+                AccountSpec(
+                    f"purse:B{tag}{i:09d}", "purse", AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS, 0
+                )
+                for i in range(n)
+            ],
+        )
+        s.execute(
+            insert(Holder),
+            [
+                {"pseudonym": f"B{tag}{i:09d}", "kind": "person", "status": "active",
+                 "purse_account_id": purses[i], "created_at": now, "updated_at": now}
+                for i in range(n)
+            ],
+        )  # fmt: skip
+        ids = dict(s.execute(select(Holder.pseudonym, Holder.id)).all())
+        s.execute(
+            insert(TopUp),
+            [
+                {"id": uuid.uuid4(), "holder_id": ids[f"B{tag}{i:09d}"], "kind": "online",
+                 "amount_cents": AMOUNT, "status": "pending", "credited_cents": 0,
+                 "stripe_payment_intent_id": f"pi_{tag}{i:012d}", "created_at": now,
+                 "updated_at": now}
+                for i in range(n)
+            ],
+        )  # fmt: skip
+    engine.dispose()
+    out = []
+    created = int(time.time())
+    for i in range(n):
+        intent = {
+            "id": f"pi_{tag}{i:012d}", "object": "payment_intent", "amount": AMOUNT,
+            "amount_received": AMOUNT, "currency": "eur", "status": "succeeded",
+            "latest_charge": f"ch_{tag}{i:012d}", "metadata": {},
+        }  # fmt: skip
+        body = json.dumps(
+            {"id": f"evt_{tag}{i:012d}", "object": "event", "type": "payment_intent.succeeded",
+             "created": created, "livemode": False, "data": {"object": intent}}
+        )  # fmt: skip
+        out.append((body.encode(), stripe.WebhookSignature.generate_signature_header(body, SECRET)))
+    return out
+
+
+def check(url: str, n: int) -> None:
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    with factory() as s:
+        processed = s.scalar(
+            select(func.count()).where(
+                StripeEvent.processed_at.is_not(None), StripeEvent.outcome == "applied"
+            )
+        )
+        credited = s.scalar(select(func.count()).where(TopUp.status == "succeeded"))
+        clearing = ledger.balance(s, ledger.find_account(s, accounts.STRIPE_CLEARING).id)
+    assert processed == n and credited == n, (processed, credited)
+    assert -clearing.balance_cents == n * AMOUNT, clearing.balance_cents
+    engine.dispose()
+
+
+def run_service(url: str, events: list[tuple[bytes, str]], threads: int) -> float:
+    settings = Settings(database_url=url, stripe_webhook_secret=SECRET)
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    intake = Intake(factory, settings)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        for got in pool.map(
+            lambda e: webhooks.receive(factory, settings, e[0], e[1], intake.submit), events
+        ):
+            assert got.outcome == "applied"
+    elapsed = time.perf_counter() - start
+    intake.close()
+    engine.dispose()
+    return elapsed
+
+
+def run_http(url: str, events: list[tuple[bytes, str]], threads: int) -> float:
+    port = 18_000 + os.getpid() % 1000
+    env = {
+        **os.environ,
+        "CARD_SERVICE_DATABASE_URL": url,
+        "CARD_SERVICE_STRIPE_WEBHOOK_SECRET": SECRET,
+        "CARD_SERVICE_PAYMENTS_WORKER_INTERVAL_S": "0",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "card_service.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        local = threading.local()
+
+        def post(e: tuple[bytes, str]) -> int:
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(base_url=base, timeout=60)
+            r = local.client.post(
+                "/v1/payments/stripe/webhook",
+                content=e[0],
+                headers={"Stripe-Signature": e[1], "Content-Type": "application/json"},
+            )
+            return r.status_code
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            codes = list(pool.map(post, events))
+        elapsed = time.perf_counter() - start
+        assert codes == [200] * len(events), {c: codes.count(c) for c in set(codes)}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--db", default=None, help="PostgreSQL URL (default: a SQLite file)")
+    parser.add_argument("--mode", choices=("both", "service", "http"), default="both")
+    args = parser.parse_args()
+
+    results: dict[str, Any] = {"events": args.events, "threads": args.threads}
+    for mode in ("service", "http"):
+        if args.mode not in (mode, "both"):
+            continue
+        url = fresh_database(args.db, mode)
+        events = prepare(url, args.events, mode[0].upper())
+        runner = run_service if mode == "service" else run_http
+        elapsed = runner(url, events, args.threads)
+        check(url, args.events)
+        results["backend"] = make_url(url).get_backend_name()
+        results[f"{mode}_events_per_s"] = round(args.events / elapsed, 1)
+        results[f"{mode}_s"] = round(elapsed, 2)
+        print(f"{mode}: {args.events} events in {elapsed:.2f} s = {args.events / elapsed:.0f}/s")
+    print(json.dumps(results, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
