@@ -174,7 +174,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model.holds)
     @rule(data=st.data(), part=st.one_of(st.none(), st.integers(1, 400)), post=st.booleans())
     def resolve(self, data: st.DataObject, part: int | None, post: bool) -> None:
-        hold_id = data.draw(st.sampled_from(list(self.model.holds)))  # insertion order: ids are random
+        # In insertion order: the ids are random, so sorting them would make choices irreproducible.
+        hold_id = data.draw(st.sampled_from(list(self.model.holds)))
         flags = POST if post else VOID
         self.submit(
             TransferRequest(

@@ -119,7 +119,7 @@ def _serve(c: Counter, port: int) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             return False
 
-    wait_until(up, 30, "the service process")
+    wait_until(up, 120, "the service process")  # a loaded CI machine starts it slowly
     return proc
 
 
