@@ -18,7 +18,7 @@ from card_service.cards import service as cards
 from card_service.identity.models import Holder
 from card_service.ledger import service as ledger
 from card_service.ledger.results import TransferRejected
-from card_service.ledger.schemas import TransferFlags, TransferRequest
+from card_service.ledger.schemas import TransferRequest, linked
 from card_service.payments import accounts
 
 DENY_REASON = "purse_debt"
@@ -96,18 +96,7 @@ def take(
                 user_data,
             )
         )
-    if len(requests) == 2:
-        first = requests[0]
-        requests[0] = TransferRequest(
-            first.id,
-            first.debit_account_id,
-            first.credit_account_id,
-            first.amount_cents,
-            first.code,
-            first.user_data,
-            flags=TransferFlags.LINKED,
-        )
-    for result in ledger.create_transfers(session, requests):
+    for result in ledger.create_transfers(session, linked(requests)):
         if not result.ok:
             raise TransferRejected(result.result, result.id)
     if debt:
