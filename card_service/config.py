@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # to the public verify page (served by the kiosk runtime's public pages, kiosk_ui/public.py).
     certificate_validity_days: int = 90
     certificate_verify_url: str = "http://127.0.0.1:8100/verify"
+    # The demo kiosk's terminal identity (id and signing key): `card-service demo seed` makes it
+    # when missing and enrols it as a terminal of kind kiosk; `python -m terminals.kiosk` reads it.
+    demo_kiosk_identity_path: Path = Path("var") / "kiosk-terminal.json"
+    demo_kiosk_terminal_id: int = 9001
 
     # end of kiosk settings
 

@@ -18,10 +18,19 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from kiosk_ui.desk_grants import grant_routes
 from kiosk_ui.i18n import t
 from kiosk_ui.render import lang_of, render
 
 COOKIE = "desk"
+GRANT_STATUS = {
+    "pending": "grant_pending",
+    "scheduled": "grant_scheduled",
+    "active": "grant_active",
+    "expired": "grant_expired",
+    "rejected": "grant_rejected",
+    "revoked": "grant_revoked",
+}
 
 
 @dataclass
@@ -58,6 +67,12 @@ class DeskSessions:
 
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def plain_error(lang: str, code: str) -> str:
+    """A named error in plain words, with its code (what the reference documents)."""
+    words = t(lang, f"err_{code}")
+    return code if words == f"err_{code}" else f"{words} ({code})"
 
 
 def desk_router(station: Any) -> APIRouter:
@@ -189,18 +204,24 @@ def desk_router(station: Any) -> APIRouter:
             found = client.holder(staff.token, holder_id)
             cards = client.holder_cards(staff.token, holder_id)
             evidence = client.evidence(staff.token, holder_id)
+            grants = client.grants(staff.token, holder_id)
+            categories = client.categories(staff.token)
         except ServiceUnreachable:
             return unreachable(request, staff)
         except ServiceError as exc:
             return page(request, "desk/search.html", "desk_search", staff, error=exc.detail)
+        for g in grants:
+            g["status_text"] = t(lang, GRANT_STATUS[g["status"]])
+            g["period"] = f"{g['valid_from'][:10]} to {g['valid_to'][:10]}"
+            g["revocable"] = g["status"] in ("pending", "scheduled", "active")
         p = found.get("personal") or {}
         name = f"{p.get('given_names', '')} {p.get('surnames', '')}".strip() or found["holder_id"]
         return page(
             request, "desk/holder.html", "desk_holder", staff, holder=found, p=p, name=name,
-            cards=cards, evidence=evidence,
+            cards=cards, evidence=evidence, grants=grants, categories=categories,
             live=any(c["status"] in ("active", "requested") for c in cards),
             message=t(lang, done, number=number) if done and done.startswith("desk_") else None,
-            error=error,
+            error=plain_error(lang, error) if error else None,
         )  # fmt: skip
 
     def card_action(request: Request, holder_id: str, run: Any, done: str) -> Response:
@@ -217,6 +238,8 @@ def desk_router(station: Any) -> APIRouter:
             code = getattr(exc, "code", type(exc).__name__)
             return _redirect(f"/desk/holders/{holder_id}?error={code}")
         return _redirect(f"/desk/holders/{holder_id}?done={done}&number={number}")
+
+    router.include_router(grant_routes(client, card_action))
 
     @router.post("/holders/{holder_id}/cards")
     def issue(request: Request, holder_id: str, pin: str = Form("")) -> Response:

@@ -309,7 +309,13 @@ def kiosk_router(rt: Any) -> APIRouter:
         )
 
     @router.get("/topup")
-    def topup(request: Request, message: str | None = None, error: str | None = None) -> Response:
+    def topup(
+        request: Request,
+        message: str | None = None,
+        error: str | None = None,
+        amount: int = 0,
+        receipt: str | None = None,
+    ) -> Response:
         if (away := signed_in_or_away()) is not None:
             return away
         lang = lang_of(request)
@@ -334,16 +340,20 @@ def kiosk_router(rt: Any) -> APIRouter:
             room_text=money(room, lang),
             notes=[(c, money(c, lang)) for c in (500, 1000, 2000, 5000)],
             inserted=money(rt.cash.total_cents, lang),
-            message=t(lang, message) if message else None,
+            message=t(lang, message, amount=money(amount, lang)) if message else None,
             error=t(lang, error, limit=money(limit, lang)) if error else None,
+            receipt=receipt if receipt and receipt in session.documents else None,
         )
 
     @router.post("/topup/cash")
     def insert_cash(cents: int = Form(...)) -> Response:
         if (away := signed_in_or_away()) is not None:
             return away
-        outcome = rt.insert_cash(cents)
-        key = "error" if outcome == "topup_over_limit" else "message"
+        outcome, receipt = rt.insert_cash(cents)
+        if outcome == "topup_done":
+            more = f"&amount={cents}" + (f"&receipt={receipt}" if receipt else "")
+            return _redirect(f"/kiosk/topup?message=topup_done{more}")
+        key = "message" if outcome == "topup_unavailable" else "error"
         return _redirect(f"/kiosk/topup?{key}={outcome}")
 
     router.include_router(bills_routes(rt, pages))

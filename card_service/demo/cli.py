@@ -12,7 +12,7 @@ def seed_cmd(
     holders: int = typer.Option(1000, min=0, help="Generated holders (each with card and purse)."),
     if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when holders exist."),
 ) -> None:
-    """Staff (TOTP secrets printed once), named personas with PINs, and generated holders."""
+    """Staff (TOTP secrets printed once), personas with PINs, generated holders, the kiosk."""
     from rich.console import Console
     from rich.progress import Progress
 
@@ -34,6 +34,10 @@ def seed_cmd(
             if_empty=if_empty,
             progress=lambda n: bar.advance(task, n),
         )
+    from card_service.demo.kiosk import enrol_demo_kiosk
+
+    path, kiosk_id = settings.demo_kiosk_identity_path, settings.demo_kiosk_terminal_id
+    typer.echo(enrol_demo_kiosk(factory, path, kiosk_id))  # plain: a path is never wrapped
     if report.skipped:
         console.print("holders exist already: nothing seeded (--if-empty)")
         return

@@ -90,3 +90,10 @@ class KioskIdInvalid(DomainError):
 class CashAmountInvalid(DomainError):
     code = "cash_amount_invalid"
     status = 422
+
+
+class KioskTerminalMismatch(DomainError):
+    """A signed request for kiosk cash from a terminal that is not that kiosk."""
+
+    code = "kiosk_terminal_mismatch"
+    status = 403

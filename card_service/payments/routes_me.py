@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from card_service.api.auth import AppSettings, Citizen
 from card_service.api.deps import DbSession
 from card_service.me.service import own_card
 from card_service.payments import auto_topup, refunds, topups
+from card_service.payments.cash_receipts import cash_receipt_pdf
 from card_service.payments.errors import AutoTopUpNotSet, TopUpNotFound
-from card_service.payments.models import AutoTopUp, TopUp
+from card_service.payments.models import AutoTopUp, KioskCashTopUp, TopUp
 from card_service.payments.overview import overview
 from card_service.payments.router import router
 from card_service.payments.schemas import (
@@ -50,6 +51,21 @@ def my_topup(topup_id: uuid.UUID, session: DbSession, me: Citizen) -> TopUpOut:
     if topup is None or topup.holder_id != holder.id:
         raise TopUpNotFound("no top-up of yours has this id")
     return TopUpOut.of(topup)
+
+
+@router.get("/v1/me/cash-topups/{topup_id}.pdf")
+def my_cash_receipt(topup_id: uuid.UUID, session: DbSession, me: Citizen) -> Response:
+    """The receipt of cash one paid in at a kiosk, as a PDF."""
+    card, holder = own_card(session, me.card_id)
+    row = session.get(KioskCashTopUp, topup_id)
+    if row is None or row.holder_id != holder.id:
+        raise TopUpNotFound("no cash top-up of yours has this id")
+    pdf = cash_receipt_pdf(row, card.number)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="topup-{topup_id}.pdf"'},
+    )
 
 
 @router.get("/v1/me/payments")

@@ -12,6 +12,7 @@ from card_service.api.auth import Allow, AppSettings, Desk, Principal
 from card_service.api.deps import DbSession
 from card_service.identity import service as holders
 from card_service.payments import kiosk, refunds
+from card_service.payments.kiosk_auth import SignedKiosk
 from card_service.payments.overview import overview
 from card_service.payments.reconcile import reconcile
 from card_service.payments.router import router
@@ -26,10 +27,8 @@ from card_service.payments.schemas import (
 )
 from card_service.staff.roles import FINANCE_DESK, REFUND_DESK, Role
 
-# Kiosks are enrolled as terminals by their own work stream; until a kiosk signs its requests
-# itself, a desk session stands in for it. Swap this one dependency for the kiosk's own.
-kiosk_guard = Allow(Role.CLERK, Role.SUPERVISOR)
-Kiosk = Annotated[Principal, Depends(kiosk_guard)]
+# Cash paid in is signed by the kiosk itself (kiosk_auth); closing its day is a person's count.
+CashCounter = Annotated[Principal, Depends(Allow(Role.CLERK, Role.SUPERVISOR))]
 Refunder = Annotated[Principal, Depends(Allow(*REFUND_DESK))]
 Finance = Annotated[Principal, Depends(Allow(*FINANCE_DESK))]
 
@@ -61,9 +60,9 @@ def _today(settings: Any) -> date:
 
 @router.post("/v1/kiosks/{kiosk_id}/cash-topups", status_code=201)
 def cash_topup(
-    kiosk_id: str, body: CashIn, session: DbSession, settings: AppSettings, who: Kiosk
+    kiosk_id: str, body: CashIn, session: DbSession, settings: AppSettings, who: SignedKiosk
 ) -> CashOut:
-    """Cash paid in at a kiosk: the purse is credited at once."""
+    """Cash paid in at a kiosk (signed by that kiosk terminal): the purse is credited at once."""
     row, balance = kiosk.cash_topup(
         session, settings, who.actor, kiosk_id, body.request_id, body.card_number,
         body.amount_cents,
@@ -76,7 +75,7 @@ def cash_topup(
 
 @router.post("/v1/kiosks/{kiosk_id}/close-day", status_code=201)
 def close_day(
-    kiosk_id: str, body: CloseDayIn, session: DbSession, settings: AppSettings, who: Kiosk
+    kiosk_id: str, body: CloseDayIn, session: DbSession, settings: AppSettings, who: CashCounter
 ) -> ClosingOut:
     """Close the kiosk's day with the cash counted; the answer says any difference."""
     closing = kiosk.close_day(

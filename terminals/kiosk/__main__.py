@@ -2,9 +2,12 @@
 
     python -m terminals.kiosk [--service-url http://127.0.0.1:8000] [--port 8100]
         [--reader demo|pcsc] [--keystore var/keystore.json] [--keystore-passphrase-file ...]
+        [--terminal-identity var/kiosk-terminal.json]
 
 ``--reader demo`` (the default) puts the demo's virtual card on an in-process reader from the
 welcome screen; ``--reader pcsc`` watches the PC/SC readers through the reader driver (pcscd).
+``--terminal-identity`` is the kiosk's enrolled terminal id and signing key (the demo seed makes
+and enrols it); without it the kiosk runs unsigned and refuses cash.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reader-prefix", default="", help="use the PC/SC reader whose name starts so")
     p.add_argument("--keystore", type=Path, default=Path("var/keystore.json"))
     p.add_argument("--keystore-passphrase-file", type=Path, default=None)
+    p.add_argument("--terminal-identity", type=Path, default=Path("var/kiosk-terminal.json"))
     p.add_argument("--idle-timeout", type=float, default=60.0)
     p.add_argument("--purse-limit-cents", type=int, default=150_00)
     p.add_argument("--demo-dir", type=Path, default=Path("var/demo-cards"))
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         idle_timeout_s=args.idle_timeout,
         purse_limit_cents=args.purse_limit_cents,
         demo_dir=args.demo_dir,
+        identity_path=args.terminal_identity,
     )
     rt = KioskRuntime(config, keys)
     reader = (

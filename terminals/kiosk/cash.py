@@ -4,7 +4,8 @@
 MDB or a vendor SDK; the driver maps them to this). The kiosk opens a session with the most it may
 take (the purse limit less the balance), gets each accepted insertion as a callback, and closes
 it; a note that would exceed the limit is refused by the device, never taken. Crediting the purse
-is a separate step (payments' kiosk cash top-up, which lands with the payments work stream).
+is a separate step (payments' kiosk cash top-up); a note card_service did not credit is handed
+back (``hand_back``: a real acceptor holds the last note in escrow until it is credited).
 
 ``SoftwareCashAcceptor`` is the demo device: the page's "insert note" buttons feed it.
 """
@@ -33,6 +34,9 @@ class CashAcceptor(Protocol):
     def close(self) -> int:
         """Stop taking cash; the total taken in this session."""
 
+    def hand_back(self, cents: int) -> None:
+        """Return the note just taken (from escrow): it was not credited."""
+
     @property
     def total_cents(self) -> int: ...
 
@@ -58,6 +62,10 @@ class SoftwareCashAcceptor:
     @property
     def total_cents(self) -> int:
         return self._total
+
+    def hand_back(self, cents: int) -> None:
+        with self._lock:
+            self._total = max(0, self._total - cents)
 
     def insert(self, cents: int) -> None:
         """A note or coin in the slot: taken, or handed back with the reason."""

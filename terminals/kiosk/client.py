@@ -1,9 +1,9 @@
 """The kiosk's client of card_service, over HTTP (httpx).
 
-Every call goes through ``_request``, the one place where the kiosk's terminal credentials will be
-added: terminal enrolment (RFC 9421 request signatures) lands in another work stream, and its
-signer plugs in as ``sign`` (a callable that gets the prepared ``httpx.Request`` and adds the
-``Signature``/``Signature-Input`` headers). Until then requests go unsigned.
+Every call goes through ``_request``, the one place where the kiosk's terminal credentials are
+added: ``sign`` (``terminals.kiosk.signing.request_signer``) gets the prepared ``httpx.Request``
+and adds the RFC 9421 ``Content-Digest``/``Signature-Input``/``Signature`` headers. The desk's
+client and a kiosk without an identity file go unsigned (cash top-ups are then refused).
 
 card_service answers errors as RFC 9457 problem JSON; they become ``ServiceError`` with the
 problem's stable ``code``. No answer at all (connection refused, timeout) is ``ServiceUnreachable``:
@@ -157,6 +157,21 @@ class CardServiceClient:
 
     def certificate_pdf(self, token: str, serial: str) -> bytes:
         return self._request("GET", f"/v1/me/certificates/{serial}.pdf", token=token).content
+
+    # -- cash paid in at this kiosk (signed by the kiosk terminal) ------------------------------
+
+    def cash_topup(
+        self, kiosk_id: int, card_number: str, cents: int, request_id: str
+    ) -> dict[str, Any]:
+        """Idempotent by ``request_id``: a retry after a lost answer credits once."""
+        body = {"request_id": request_id, "card_number": card_number, "amount_cents": cents}
+        result: dict[str, Any] = self._json(
+            "POST", f"/v1/kiosks/{kiosk_id}/cash-topups", json=body, retries=2
+        )
+        return result
+
+    def cash_receipt_pdf(self, token: str, topup_id: str) -> bytes:
+        return self._request("GET", f"/v1/me/cash-topups/{topup_id}.pdf", token=token).content
 
     def verify_certificate(self, code: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json("GET", "/v1/certificates/verify", params={"code": code})

@@ -64,6 +64,34 @@ class DeskClient(CardServiceClient):
         )
         return result
 
+    # -- entitlement grants (card_service/entitlements) ------------------------------------------
+
+    def categories(self, token: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", "/v1/entitlements/categories", token=token)
+        return result
+
+    def grants(self, token: str, holder_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json(
+            "GET", f"/v1/holders/{holder_id}/grants", token=token
+        )
+        return result
+
+    def grant(self, token: str, holder_id: str, grant: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"/v1/holders/{holder_id}/grants", token=token, json=grant
+        )
+        return result
+
+    def approve_grant(self, token: str, grant_id: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", f"/v1/grants/{grant_id}/approval", token=token)
+        return result
+
+    def revoke_grant(self, token: str, grant_id: int, reason: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"/v1/grants/{grant_id}/revocation", token=token, json={"reason": reason}
+        )
+        return result
+
     def create_person(self, token: str, person: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = self._json("POST", "/v1/holders/persons", token=token, json=person)
         return result

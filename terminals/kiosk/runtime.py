@@ -1,9 +1,10 @@
 """The kiosk runtime: one reader, one session, one cash acceptor, one card_service client.
 
 It is the reader's event sink (card presented, identified, refused, removed) and what kiosk_ui's
-routes act on. Top-ups go through ``TopUp``: crediting the purse (kiosk cash, bank card through
-Stripe's hosted payment) belongs to the payments work stream; until it lands, ``NoTopUp`` refuses
-and the acceptor hands the cash back.
+routes act on. Cash top-ups go through ``TopUp``: ``HttpCashTopUp`` credits each note at once
+through payments' kiosk cash (``POST /v1/kiosks/{terminal id}/cash-topups``, signed by this
+kiosk's terminal key); a kiosk without a terminal identity uses ``NoTopUp``, which refuses and
+hands the cash back.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from terminals.kiosk.cash import CashRefused, SoftwareCashAcceptor
 from terminals.kiosk.client import CardServiceClient
 from terminals.kiosk.events import EventHub
 from terminals.kiosk.session import KioskSession
+from terminals.kiosk.signing import load_identity, request_signer
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class KioskConfig:
     purse_limit_cents: int = 150_00
     network_check_s: float = 3.0
     demo_dir: Path | None = None  # the demo's virtual cards live here (demo reader only)
+    identity_path: Path | None = None  # the kiosk's terminal identity: signs every request
 
 
 class TopUpUnavailable(Exception):
@@ -39,14 +42,24 @@ class TopUpUnavailable(Exception):
 
 
 class TopUp(Protocol):
-    def credit_cash(self, token: str, cents: int, client_id: str) -> dict[str, Any]: ...
+    def credit_cash(self, card_number: str, cents: int, request_id: str) -> dict[str, Any]: ...
 
 
 class NoTopUp:
-    """Until payments lands: every top-up is refused (and the cash handed back)."""
+    """A kiosk that is not an enrolled terminal: every top-up is refused (cash handed back)."""
 
-    def credit_cash(self, token: str, cents: int, client_id: str) -> dict[str, Any]:
-        raise TopUpUnavailable("top-ups arrive with the payments work stream")
+    def credit_cash(self, card_number: str, cents: int, request_id: str) -> dict[str, Any]:
+        raise TopUpUnavailable("this kiosk has no terminal identity")
+
+
+class HttpCashTopUp:
+    """Cash credited at once by card_service (payments' kiosk cash), idempotent by request id."""
+
+    def __init__(self, client: CardServiceClient, kiosk_id: int) -> None:
+        self.client, self.kiosk_id = client, kiosk_id
+
+    def credit_cash(self, card_number: str, cents: int, request_id: str) -> dict[str, Any]:
+        return self.client.cash_topup(self.kiosk_id, card_number, cents, request_id)
 
 
 class KioskRuntime:
@@ -59,11 +72,20 @@ class KioskRuntime:
     ) -> None:
         self.config = config
         self.keys = keys
-        self.client = client or CardServiceClient(config.service_url)
+        identity = None
+        if config.identity_path is not None and config.identity_path.exists():
+            identity = load_identity(config.identity_path)
+        else:
+            log.warning("no kiosk terminal identity: requests unsigned, cash top-ups refused")
+        sign = request_signer(identity) if identity is not None else None
+        self.client = client or CardServiceClient(config.service_url, sign=sign)
         self.hub = EventHub()
         self.session = KioskSession(self.client, self.hub, config.idle_timeout_s)
         self.cash = SoftwareCashAcceptor()
-        self.topup: TopUp = topup or NoTopUp()
+        fallback = (
+            NoTopUp() if identity is None else HttpCashTopUp(self.client, identity.terminal_id)
+        )
+        self.topup: TopUp = topup or fallback
         self.reader: Any = None
         self.reader_up = False
         self.network_up = True
@@ -159,19 +181,43 @@ class KioskRuntime:
     def open_cash(self, room_cents: int) -> None:
         self.cash.open(room_cents, lambda cents: None)
 
-    def insert_cash(self, cents: int) -> str:
-        """The demo acceptor's note: refused over the limit, else credited (or handed back)."""
+    def insert_cash(self, cents: int) -> tuple[str, str | None]:
+        """The demo acceptor's note: refused over the limit, else credited at once (or handed
+        back). The outcome's word, and the name of the receipt PDF kept in the session."""
+        from terminals.kiosk.client import ServiceError, ServiceUnreachable
+        from terminals.kiosk.session import NoSession
+
         try:
             self.cash.insert(cents)
         except CashRefused as exc:
-            return "topup_over_limit" if exc.code == "purse_limit" else "topup_unavailable"
+            return ("topup_over_limit" if exc.code == "purse_limit" else "topup_unavailable"), None
         try:
             with self.session.operation() as token:
-                self.topup.credit_cash(token, cents, uuid.uuid4().hex)
+                card = self.session.card
+                assert card is not None
+                done = self.topup.credit_cash(card.number, cents, str(uuid.uuid4()))
+                receipt = f"topup-{done['id']}"
+                try:
+                    pdf = self.client.cash_receipt_pdf(token, str(done["id"]))
+                    self.session.documents[receipt] = pdf
+                except (ServiceError, ServiceUnreachable) as exc:  # credited; PDF later
+                    log.info("cash receipt not fetched: %s", exc)
+                    receipt = ""
         except TopUpUnavailable:
             self.cash.close()  # hand the cash back
-            return "topup_unavailable"
-        return "topup_done"
+            return "topup_unavailable", None
+        except ServiceError as exc:
+            self.cash.hand_back(cents)
+            log.info("cash top-up refused: %s", exc)
+            over = exc.code == "purse_limit_exceeded"
+            return ("topup_over_limit" if over else "topup_refused"), None
+        except (ServiceUnreachable, NoSession) as exc:
+            # Lost on the way: the note goes back. A retry with the same request id never ran,
+            # so a credit whose answer was lost stays (the day's closing shows it as over).
+            self.cash.hand_back(cents)
+            log.warning("cash top-up not confirmed, note handed back: %s", exc)
+            return "topup_failed", None
+        return "topup_done", receipt or None
 
     # -- the demo's virtual card ----------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from card_service.api.app import create_app
 from card_service.cards.issuing import keystore_for
 from card_service.config import Settings
 from card_service.db import transaction
+from card_service.demo.kiosk import enrol_demo_kiosk
 from card_service.ledger import service as ledger
 from card_service.ledger.schemas import TransferRequest
 from card_service.protocol.keystore import MemoryKeystore
@@ -35,6 +36,7 @@ from tests.api.support import Desk, desk
 from tests.terminals.rig import READER, READER_2, Pcscd, VirtualCard, wait_card
 
 PIN = "2468"
+KIOSK_TERMINAL = 9001
 
 
 def free_port() -> int:
@@ -138,6 +140,9 @@ def kiosk_stack(db_url: str, tmp: Path, pcscd: Pcscd, **kiosk: Any) -> Iterator[
         city = keystore_for(settings)
         service = Served(create_app(settings)).start()
         stack.callback(service.stop)
+        identity = tmp / "kiosk-terminal.json"  # enrolled as the demo seed does
+        enrol_demo_kiosk(d.sessions(), identity, KIOSK_TERMINAL)
+        kiosk = {"identity_path": identity} | kiosk
         runtime = KioskRuntime(KioskConfig(service_url=service.url, **kiosk), city)
         wait_card(READER, present=False)
         reader = PcscReader(city, runtime, READER)

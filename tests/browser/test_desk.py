@@ -13,6 +13,7 @@ from card_service.staff.roles import Role
 from tests.api.support import PASSWORD, code
 from tests.browser.stack import Stack
 from tests.browser.test_kiosk_session import no_violations
+from tests.charging.support import load_catalogue
 
 pytestmark = pytest.mark.xdist_group("pcsc")
 
@@ -104,4 +105,52 @@ def test_audit_history_for_an_auditor(stack: Stack, page: Any, axe: Any) -> None
     page.goto(stack.kiosk.url + f"/desk/audit?target=card:{stack.number}")
     rows = page.locator("#audit tbody tr").all_inner_texts()
     assert any("card.issue" in r for r in rows), rows
+    no_violations(axe, page)
+
+
+def test_entitlement_grant_needs_a_second_person(stack: Stack, page: Any, axe: Any) -> None:
+    load_catalogue(stack.desk.sessions())
+    r = stack.desk.as_(
+        "clerk", "POST", f"/v1/holders/{stack.holder}/evidence",
+        json={"doc_type": "disability_certificate", "number": "AST-65-0042"},
+    )  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+    page.goto(stack.kiosk.url + "/lang/en?next=/desk/")
+    desk_login(page, stack, "grant.clerk", Role.CLERK)
+    page.goto(stack.kiosk.url + f"/desk/holders/{stack.holder}")
+    no_violations(axe, page)
+    free = [
+        o.get_attribute("value")
+        for o in page.locator("#grant-category option").all()
+        if "free fare" in o.inner_text()
+    ]
+    assert free, "the catalogue in force has free-fare categories"
+    page.select_option("#grant-category", free[0])
+    page.fill("#grant-to", "2027-12-31")
+    page.click("#grant")
+    assert page.inner_text("#message").startswith("Entitlement recorded.")
+    row = page.locator("#grants tbody tr").first
+    assert "Waiting for a second person's approval" in row.inner_text()
+    grant_id = row.get_attribute("id").removeprefix("grant-")
+    no_violations(axe, page)
+
+    page.click(f"#approve-{grant_id}")  # the granter's own approval: refused, plainly
+    assert page.inner_text("#error") == (
+        "You granted this yourself: a different clerk or supervisor must approve it. "
+        "(grant_self_approval)"
+    )
+    assert "Waiting" in page.inner_text(f"#grant-{grant_id}")
+    no_violations(axe, page)
+    page.click("#desk-logout")
+
+    desk_login(page, stack, "grant.supervisor", Role.SUPERVISOR)
+    page.goto(stack.kiosk.url + f"/desk/holders/{stack.holder}")
+    page.click(f"#approve-{grant_id}")
+    assert page.inner_text("#message") == "Grant approved."
+    assert "In force" in page.inner_text(f"#grant-{grant_id}")
+    assert "grant.clerk / grant.supervisor" in page.inner_text(f"#grant-{grant_id}")
+    page.fill(f"#revoke-reason-{grant_id}", "certificate withdrawn")
+    page.click(f"#revoke-{grant_id}")
+    assert page.inner_text("#message") == "Grant revoked."
+    assert "Revoked" in page.inner_text(f"#grant-{grant_id}")
     no_violations(axe, page)

@@ -69,7 +69,7 @@ def test_pay_a_bill_with_receipt_and_every_refusal(
     assert page.inner_text("#balance") == "4,25 EUR"
 
 
-def test_cash_top_up_respects_the_purse_limit(
+def test_cash_top_up_credits_at_once_within_the_purse_limit(
     stack_factory: Any, page: Any, axe: Any, shot: Any
 ) -> None:
     stack = stack_factory(purse_limit_cents=4000)
@@ -85,9 +85,36 @@ def test_cash_top_up_respects_the_purse_limit(
     assert page.inner_text("#error") == (
         "Ese billete superaría el límite de 40,00 EUR de su monedero. Se le ha devuelto."
     )
-    page.click("#note-1000")  # within the limit: taken, but crediting waits for payments
-    assert "aún no está disponible" in page.inner_text("#message")
     assert page.inner_text("#balance") == "25,00 EUR"
+    page.click("#note-1000")  # within the limit: credited by card_service at once
+    assert page.inner_text("#message").startswith("Se han añadido 10,00 EUR a su tarjeta.")
+    assert page.inner_text("#balance") == "35,00 EUR"
+    assert page.inner_text("#room") == (
+        "Su monedero admite hasta 40,00 EUR. Ahora puede añadir hasta 5,00 EUR."
+    )
+    no_violations(axe, page)
+    shot(page, "12b-topup-done")
+    pdf = page.request.get(stack.kiosk.url + page.get_attribute("#topup-receipt", "href"))
+    text = pdf_text(pdf.body())
+    assert "10,00 EUR" in text and "9001" in text and stack.number[-4:] in text
+    page.click("#note-1000")  # 45,00 would be over 40,00: handed back, nothing credited
+    assert "límite de 40,00 EUR" in page.inner_text("#error")
+    assert page.inner_text("#balance") == "35,00 EUR"
+    with stack.desk.sessions()() as s:
+        from card_service.ledger import service as ledger
+
+        box = ledger.balance(s, ledger.find_account(s, "kiosk_cash:9001").id)
+    assert box.debits_posted - box.credits_posted == 1000  # the note is in the kiosk's box
+
+
+def test_a_kiosk_that_is_not_enrolled_hands_cash_back(stack_factory: Any, page: Any) -> None:
+    stack = stack_factory(identity_path=None)
+    stack.fund(1000)
+    sign_in(page, stack)
+    page.click("#go-topup")
+    page.click("#note-500")
+    assert "no está disponible en este quiosco" in page.inner_text("#message")
+    assert page.inner_text("#balance") == "10,00 EUR"
 
 
 def test_residence_certificate_and_public_check(

@@ -27,6 +27,8 @@ def test_seed_then_sign_in_as_persona_and_staff(
 ) -> None:
     monkeypatch.setenv("CARD_SERVICE_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("CARD_SERVICE_PII_KEYRING_PATH", str(tmp_path / "pii-keyring.json"))
+    kiosk_identity = tmp_path / "kiosk-terminal.json"
+    monkeypatch.setenv("CARD_SERVICE_DEMO_KIOSK_IDENTITY_PATH", str(kiosk_identity))
     get_settings.cache_clear()
     try:
         runner = CliRunner()
@@ -35,6 +37,10 @@ def test_seed_then_sign_in_as_persona_and_staff(
         assert "seeded 120 generated holders" in first.output
         again = runner.invoke(app, ["demo", "seed", "--if-empty"])
         assert again.exit_code == 0 and "nothing seeded" in again.output
+        # The demo kiosk is an enrolled terminal whose key the kiosk runtime reads.
+        assert f"kiosk terminal 9001 enrolled (its key: {kiosk_identity})" in first.output
+        assert "kiosk terminal 9001 enrolled already" in again.output
+        assert kiosk_identity.stat().st_mode & 0o777 == 0o600
     finally:
         get_settings.cache_clear()
 

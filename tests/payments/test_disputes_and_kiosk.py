@@ -8,15 +8,30 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from card_service.audit.schemas import Actor
 from card_service.cards.models import DenyListChange
 from card_service.cards.service import purse_code
 from card_service.db import transaction
 from card_service.ledger import service as ledger
 from card_service.ledger.schemas import TransferRequest
 from card_service.payments import accounts
+from card_service.terminals import enrolment
+from terminals.kiosk.signing import request_signer
+from terminals.sync import TerminalIdentity
 from tests.payments.rig import Counter, LocalStripe, counter, event
+
+
+def _enrol(c: Counter, terminal_id: int, kind: str) -> TerminalIdentity:
+    identity = TerminalIdentity(terminal_id, Ed25519PrivateKey.generate())
+    with transaction(c.sessions()) as s:
+        enrolment.enrol(
+            s, Actor.system("test"), terminal_id=terminal_id, kind=kind, service="kiosk",
+            place="Town hall", public_key=identity.public_key,
+        )  # fmt: skip
+    return identity
 
 
 def _deny_list(c: Counter, number: str) -> list[tuple[str, str]]:
@@ -102,12 +117,22 @@ def test_kiosk_cash_and_closing_the_day(
 ) -> None:
     with counter(db_url, tmp_path, localstripe, purse_max_cents=5000) as c:
         _holder, number, me = c.holder_with_card()
+        kiosk, bus = _enrol(c, 9001, "kiosk"), _enrol(c, 9002, "bus_validator")
+
+        def pay_in(kiosk_id: str, body: dict[str, Any], who: TerminalIdentity | None) -> Any:
+            request = c.client.build_request(
+                "POST", f"/v1/kiosks/{kiosk_id}/cash-topups", json=body
+            )
+            if who is not None:
+                request_signer(who)(request)
+            return c.client.send(request)
+
         rid = str(uuid.uuid4())
         cash = {"request_id": rid, "card_number": number, "amount_cents": 2000}
-        first = c.as_("clerk", "POST", "/v1/kiosks/K-GIJON-01/cash-topups", json=cash)
+        first = pay_in("9001", cash, kiosk)
         assert first.status_code == 201, first.text
         assert first.json()["balance_cents"] == 2000
-        again = c.as_("clerk", "POST", "/v1/kiosks/K-GIJON-01/cash-topups", json=cash)
+        again = pay_in("9001", cash, kiosk)
         assert again.json()["id"] == rid and c.balance(me) == 2000  # once
         spaced = {
             **cash,
@@ -115,42 +140,46 @@ def test_kiosk_cash_and_closing_the_day(
             "card_number": number[:4] + " " + number[4:],
         }
         spaced["amount_cents"] = 1500
-        assert (
-            c.as_("clerk", "POST", "/v1/kiosks/K-GIJON-01/cash-topups", json=spaced).status_code
-            == 201
-        )
+        assert pay_in("9001", spaced, kiosk).status_code == 201
         assert c.balance(me) == 3500
 
-        def refused(kiosk: str, **change: Any) -> dict[str, Any]:
-            body = {**cash, "request_id": str(uuid.uuid4()), **change}
-            r = c.as_("clerk", "POST", f"/v1/kiosks/{kiosk}/cash-topups", json=body)
+        def refused(
+            kiosk_id: str, who: TerminalIdentity | None = kiosk, **change: Any
+        ) -> dict[str, Any]:
+            r = pay_in(kiosk_id, {**cash, "request_id": str(uuid.uuid4()), **change}, who)
             assert r.status_code >= 400
             result: dict[str, Any] = r.json()
             return result
 
-        assert refused("K-GIJON-01", card_number="4000000000000002")["code"] == "card_not_found"
-        assert refused("K-GIJON-01", amount_cents=0)["code"] == "cash_amount_invalid"
-        assert refused("K-GIJON-01", amount_cents=1600)["code"] == "purse_limit_exceeded"
-        assert refused("bad kiosk!", amount_cents=100)["code"] == "kiosk_id_invalid"
+        assert refused("9001", card_number="4000000000000002")["code"] == "card_not_found"
+        assert refused("9001", amount_cents=0)["code"] == "cash_amount_invalid"
+        assert refused("9001", amount_cents=1600)["code"] == "purse_limit_exceeded"
+        # Only the kiosk itself pays cash in, into its own box: not a clerk, not a bus validator,
+        # not another kiosk's id, not unsigned.
+        by_clerk = c.as_("clerk", "POST", "/v1/kiosks/9001/cash-topups", json=cash)
+        assert by_clerk.json()["code"] == "signature_missing"
+        assert refused("9001", who=None, amount_cents=100)["code"] == "signature_missing"
+        assert refused("9002", who=bus, amount_cents=100)["code"] == "kiosk_terminal_mismatch"
+        assert refused("9002", amount_cents=100)["code"] == "kiosk_terminal_mismatch"
         other_holder, other_number, _ = c.holder_with_card()
         c.as_("clerk", "POST", f"/v1/cards/{other_number}/block", json={"reason": "stolen"})
-        assert refused("K-GIJON-01", card_number=other_number)["code"] == "card_blocked"
+        assert refused("9001", card_number=other_number)["code"] == "card_blocked"
         assert c.balance(me) == 3500 and other_holder
 
         close = {"request_id": str(uuid.uuid4()), "counted_cents": 3400}
-        closed = c.as_("clerk", "POST", "/v1/kiosks/K-GIJON-01/close-day", json=close)
+        closed = c.as_("clerk", "POST", "/v1/kiosks/9001/close-day", json=close)
         assert closed.status_code == 201, closed.text
         day = closed.json()
         assert (day["topups"], day["expected_cents"], day["counted_cents"]) == (2, 3500, 3400)
         assert day["difference_cents"] == -100
         with c.sessions()() as s:
-            kiosk = ledger.balance(s, ledger.find_account(s, accounts.kiosk_cash("K-GIJON-01")).id)
+            kiosk = ledger.balance(s, ledger.find_account(s, accounts.kiosk_cash("9001")).id)
             banked = ledger.balance(s, ledger.find_account(s, accounts.CASH_BANKED).id)
             short = ledger.balance(s, ledger.find_account(s, accounts.CASH_DIFFERENCES).id)
         assert kiosk.balance_cents == 0 and banked.balance_cents == -3400
         assert short.balance_cents == -100
         next_day = c.as_(
-            "clerk", "POST", "/v1/kiosks/K-GIJON-01/close-day",
+            "clerk", "POST", "/v1/kiosks/9001/close-day",
             json={"request_id": str(uuid.uuid4()), "counted_cents": 50},
         ).json()  # fmt: skip
         assert (next_day["topups"], next_day["expected_cents"], next_day["difference_cents"]) == (
@@ -158,7 +187,7 @@ def test_kiosk_cash_and_closing_the_day(
             0,
             50,
         )
-        listed = c.as_("finance", "GET", "/v1/kiosks/K-GIJON-01/closings").json()
+        listed = c.as_("finance", "GET", "/v1/kiosks/9001/closings").json()
         assert [d["difference_cents"] for d in listed] == [50, -100]
-        assert c.as_("clerk", "GET", "/v1/kiosks/K-GIJON-01/closings").status_code == 403
+        assert c.as_("clerk", "GET", "/v1/kiosks/9001/closings").status_code == 403
         assert c.reconcile().ok
