@@ -21,9 +21,9 @@ import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from card_service.config import Settings
@@ -37,6 +37,8 @@ from card_service.staff.roles import utcnow
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
+TOPUPS = cast(Table, TopUp.__table__)
+HOLDERS = cast(Table, Holder.__table__)
 SUCCESS = "payment_intent.succeeded"
 
 
@@ -59,10 +61,14 @@ class Intake:
         self.thread = threading.Thread(target=self._run, name="payments-intake", daemon=True)
         self.thread.start()
 
-    def submit(self, event: dict[str, Any], payload: str) -> webhooks.Received:
+    def enqueue(self, event: dict[str, Any], payload: str) -> Future[webhooks.Received]:
+        """Hand over a verified event; the future gets its outcome once it is processed."""
         delivery = _Delivery(event, payload, Future())
         self.queue.put(delivery)
-        return delivery.done.result(timeout=120)
+        return delivery.done
+
+    def submit(self, event: dict[str, Any], payload: str) -> webhooks.Received:
+        return self.enqueue(event, payload).result(timeout=120)
 
     def close(self) -> None:
         self.queue.put(None)
@@ -135,18 +141,20 @@ def store_many(
     factory: sessionmaker[Session], items: list[tuple[dict[str, Any], str]]
 ) -> dict[str, _Stored]:
     """Store a batch of events in one transaction; each id's state afterwards."""
-    result: dict[str, _Stored] = {}
+    first: dict[str, tuple[dict[str, Any], str]] = {}
     again: dict[str, int] = {}  # the same event more than once in this batch
+    for event, payload in items:
+        if event["id"] in first:
+            again[event["id"]] = again.get(event["id"], 0) + 1
+        else:
+            first[event["id"]] = (event, payload)
     with transaction(factory) as s:
         conn = s.connection()
-        for event, payload in items:
-            event_id = event["id"]
-            if event_id in result:
-                result[event_id].deliveries += 1
-                again[event_id] = again.get(event_id, 0) + 1
-                continue
-            one = webhooks.store_in(conn, event, payload)
-            result[event_id] = _Stored(one.processed, one.outcome, one.deliveries, event)
+        stored = webhooks.store_all(conn, list(first.values()))
+        result = {
+            i: _Stored(o.processed, o.outcome, o.deliveries + again.get(i, 0), first[i][0])
+            for i, o in stored.items()
+        }
         if again:
             conn.execute(
                 update(StripeEvent)
@@ -194,24 +202,32 @@ def process_many(
 def _credit_many(
     session: Session, settings: Settings, events: list[dict[str, Any]]
 ) -> dict[str, tuple[str, str | None]]:
-    """Credit the purses of many paid online top-ups with one ledger call."""
+    """Credit the purses of many paid online top-ups with one ledger call (Core statements:
+    this is the path nearly every event takes)."""
     if not events:
         return {}
     intents = {e["data"]["object"].get("id"): e for e in events}
     if len(intents) != len(events):
         raise _Fallback("one PaymentIntent twice in a batch")
-    topups = list(
-        session.scalars(
-            select(TopUp).where(TopUp.stripe_payment_intent_id.in_(list(intents))).with_for_update()
+    conn = session.connection()
+    topups = conn.execute(
+        select(TOPUPS.c.id, TOPUPS.c.holder_id, TOPUPS.c.stripe_payment_intent_id)
+        .where(
+            TOPUPS.c.stripe_payment_intent_id.in_(list(intents)),
+            TOPUPS.c.status != "succeeded",
+            TOPUPS.c.kind == "online",
         )
-    )
-    if len(topups) != len(events) or any(
-        t.status == "succeeded" or t.kind != "online" for t in topups
-    ):
+        .with_for_update()
+    ).all()
+    if len(topups) != len(events):
         raise _Fallback("not every event is a plain, new top-up of ours")
     holders = {
         h.id: h
-        for h in session.scalars(select(Holder).where(Holder.id.in_([t.holder_id for t in topups])))
+        for h in conn.execute(
+            select(HOLDERS.c.id, HOLDERS.c.pseudonym, HOLDERS.c.purse_account_id).where(
+                HOLDERS.c.id.in_([t.holder_id for t in topups])
+            )
+        )
     }
     debt_codes = [accounts.purse_debt(h.pseudonym) for h in holders.values()]
     if ledger.find_account_ids(session, debt_codes) or any(
@@ -220,38 +236,42 @@ def _credit_many(
         raise _Fallback("a holder in debt, or without a purse")
     clearing = accounts.clearing(session)
     requests, rows = [], []
+    now = utcnow()
     for topup in topups:
-        intent = intents[topup.stripe_payment_intent_id]["data"]["object"]
+        event = intents[topup.stripe_payment_intent_id]
+        intent = event["data"]["object"]
         if str(intent.get("currency", "")).lower() != settings.payments_currency:
             raise _Fallback("a foreign currency")
         amount = int(intent.get("amount_received") or intent.get("amount") or 0)
         charge = gateway.charge_of(intent)
-        purse = holders[topup.holder_id].purse_account_id
-        assert purse is not None and topup.stripe_payment_intent_id is not None
         requests.append(
             TransferRequest(
                 accounts.transfer_id("topup", topup.stripe_payment_intent_id),
                 clearing,
-                purse,
+                holders[topup.holder_id].purse_account_id,
                 amount,
                 accounts.TOPUP_ONLINE,
                 charge or topup.stripe_payment_intent_id,
             )
         )
-        rows.append((topup, amount, charge))
+        rows.append({"tid": topup.id, "amount": amount, "charge": charge, "now": now})
     results = ledger.create_transfers(session, requests)
     if not all(r.ok for r in results):
         raise _Fallback("the ledger refused a credit")
-    now = utcnow()
-    out: dict[str, tuple[str, str | None]] = {}
-    for (topup, amount, charge), event in zip(rows, events_by(intents, topups), strict=True):
-        topup.status, topup.credited_cents, topup.stripe_charge_id = "succeeded", amount, charge
-        topup.failure_code = topup.failure_message = None
-        topup.updated_at = now
-        out[event["id"]] = ("applied", f"credited {amount} cents")
-    session.flush()
-    return out
-
-
-def events_by(intents: dict[Any, dict[str, Any]], topups: list[TopUp]) -> list[dict[str, Any]]:
-    return [intents[t.stripe_payment_intent_id] for t in topups]
+    conn.execute(
+        update(TOPUPS)
+        .where(TOPUPS.c.id == bindparam("tid"))
+        .values(
+            status="succeeded",
+            credited_cents=bindparam("amount"),
+            stripe_charge_id=bindparam("charge"),
+            failure_code=None,
+            failure_message=None,
+            updated_at=bindparam("now"),
+        ),
+        rows,
+    )
+    return {
+        intents[t.stripe_payment_intent_id]["id"]: ("applied", f"credited {r['amount']} cents")
+        for t, r in zip(topups, rows, strict=True)
+    }

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import stripe
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,6 +61,7 @@ HANDLERS: dict[str, Handler] = {
     "charge.dispute.closed": disputes.on_closed,
 }
 RETRIES = 5
+EVENTS = cast(Table, StripeEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -129,42 +130,49 @@ def _insert(conn: Connection) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING for the connection's database."""
     if conn.dialect.name == "postgresql":
         return (
-            pg_insert(StripeEvent)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(StripeEvent.id)
+            pg_insert(EVENTS).on_conflict_do_nothing(index_elements=["id"]).returning(EVENTS.c.id)
         )
     return (
-        sqlite_insert(StripeEvent)
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(StripeEvent.id)
+        sqlite_insert(EVENTS).on_conflict_do_nothing(index_elements=["id"]).returning(EVENTS.c.id)
     )
+
+
+def _row(event: dict[str, Any], payload: str) -> dict[str, Any]:
+    return {
+        "id": event["id"],
+        "type": event["type"],
+        "object_id": gateway.object_id(event["data"]["object"]),
+        "created": int(event.get("created") or 0),
+        "payload": payload,
+        "received_at": utcnow(),
+        "deliveries": 1,
+    }
+
+
+def store_all(conn: Connection, items: list[tuple[dict[str, Any], str]]) -> dict[str, Stored]:
+    """Keep these events (distinct ids), unique on their ids, in ``conn``'s transaction: one
+    INSERT for all; the ones stored before count one more delivery. Each one's state."""
+    new = set(conn.execute(_insert(conn), [_row(e, p) for e, p in items]).scalars())
+    result = {
+        e["id"]: Stored(e["id"], e["type"], False, None, 1) for e, _p in items if e["id"] in new
+    }
+    for event, _payload in items:
+        if event["id"] in new:
+            continue
+        row = conn.execute(
+            update(StripeEvent)
+            .where(StripeEvent.id == event["id"])
+            .values(deliveries=StripeEvent.deliveries + 1)
+            .returning(StripeEvent.type, StripeEvent.processed_at, StripeEvent.outcome,
+                       StripeEvent.deliveries)
+        ).one()  # fmt: skip
+        result[event["id"]] = Stored(event["id"], row[0], row[1] is not None, row[2], row[3])
+    return result
 
 
 def store_in(conn: Connection, event: dict[str, Any], payload: str) -> Stored:
-    """Keep the event, unique on its id (or count one more delivery of it), in ``conn``'s
-    transaction; the stored row's state."""
-    inserted = conn.execute(
-        _insert(conn),
-        {
-            "id": event["id"],
-            "type": event["type"],
-            "object_id": gateway.object_id(event["data"]["object"]),
-            "created": int(event.get("created") or 0),
-            "payload": payload,
-            "received_at": utcnow(),
-            "deliveries": 1,
-        },
-    )
-    if inserted.first() is not None:
-        return Stored(event["id"], event["type"], False, None, 1)
-    row = conn.execute(
-        update(StripeEvent)
-        .where(StripeEvent.id == event["id"])
-        .values(deliveries=StripeEvent.deliveries + 1)
-        .returning(StripeEvent.type, StripeEvent.processed_at, StripeEvent.outcome,
-                   StripeEvent.deliveries)
-    ).one()  # fmt: skip
-    return Stored(event["id"], row[0], row[1] is not None, row[2], row[3])
+    """Keep one event (see ``store_all``)."""
+    return store_all(conn, [(event, payload)])[event["id"]]
 
 
 def store(factory: sessionmaker[Session], event: dict[str, Any], payload: str) -> Stored:

@@ -65,6 +65,11 @@ def rider_of(cert: HolderCertificate, today: date) -> Rider:
     return Rider(birth_date=None, categories=frozenset(valid))
 
 
+def _use(row: UseRow) -> Use:
+    at = datetime.fromtimestamp(row.at, UTC)
+    return Use(row.service, row.product, at, row.price, row.holder, row.rule)
+
+
 @dataclass
 class _Plan:
     card: CardAtReader
@@ -94,6 +99,9 @@ class Validator:
         self.passback_s = passback_s
         self._seq = journal.last_seq()
         self._lock = threading.Lock()
+        # Recent uses per card: read from the journal once, then kept here (a burst's own taps
+        # count before their group commit).
+        self._uses: dict[bytes, list[Use]] = {}
 
     def _next_seq(self) -> int:
         with self._lock:
@@ -128,8 +136,23 @@ class Validator:
                 decision = self._tap(plan, decision, journaled)
             decisions.append(decision)
         if journaled or resolved:
-            self.journal.commit_taps(journaled, resolved)
+            try:
+                self.journal.commit_taps(journaled, resolved)
+            except BaseException:
+                self._uses.clear()  # they were not journaled: read again from the journal
+                raise
         return decisions
+
+    def _recent(self, uid: bytes, now: int) -> list[Use]:
+        uses = self._uses.get(uid)
+        if uses is None:
+            if len(self._uses) > 200_000:
+                self._uses.clear()
+            uses = self._uses[uid] = [_use(u) for u in self.journal.uses(uid, now - HISTORY_S)]
+        elif uses and uses[0].at.timestamp() < now - HISTORY_S - 86400:  # prune once a day
+            cutoff = datetime.fromtimestamp(now - HISTORY_S, UTC)
+            uses[:] = [u for u in uses if u.at >= cutoff]
+        return uses
 
     # -- steps ---------------------------------------------------------------------------------
     def _prepare(self, card: CardAtReader) -> tuple[Decision, _Plan | None]:
@@ -171,16 +194,16 @@ class Validator:
         if uid_hex in self.snapshot.denied_cards:
             decision.code = "card_denied"
             return None
-        uses = self.journal.uses(card.uid, now - HISTORY_S)
-        if uses and uses[-1].at > now - self.passback_s and uses[-1].service == self.service:
+        uses = self._recent(card.uid, now)
+        if (
+            uses
+            and uses[-1].at.timestamp() > now - self.passback_s
+            and uses[-1].service == self.service
+        ):
             decision.code = "already_charged"
-            decision.detail = f"charged {now - uses[-1].at} s ago on this validator"
+            decision.detail = f"charged {now - uses[-1].at.timestamp():.0f} s ago on this validator"
             return None
-        recent = [
-            Use(u.service, u.product, datetime.fromtimestamp(u.at, UTC), u.price, u.holder, u.rule)
-            for u in uses
-        ]
-        recent = self._with_last_tap(card, now, recent)
+        recent = self._with_last_tap(card, now, uses)
         rules = self.snapshot.rules
         assert rules is not None
         at = datetime.fromtimestamp(now, UTC)
@@ -218,12 +241,12 @@ class Validator:
         q, card = plan.quote, plan.card
         seq = self._next_seq()
         request = TapRequest(self.terminal_id, seq, plan.now, q.holder_cents)
-        draft = self._body(card, seq, None, b"", q)
         try:
             counter, mac = card.tap(request)
             record = TapRecord.of(request, counter)
             verify_tap_mac(card.key, record, mac)
         except TransactionTorn as exc:
+            draft = self._body(card, seq, None, b"", q)
             self.journal.add_pending(
                 PendingRow(
                     seq,
@@ -246,6 +269,7 @@ class Validator:
         body = self._body(card, seq, record, mac, q)
         use = UseRow(plan.now, self.service, self.product, q.price_cents, q.holder_cents, q.rule)
         journaled.append(Journaled(seq, card.uid, plan.now, body, use))
+        self._recent(card.uid, plan.now).append(_use(use))
         decision.code, decision.seq = "accepted", seq
         decision.holder_cents, decision.concession_cents = q.holder_cents, q.concession_cents
         decision.rule, decision.explanation = q.rule, q.explanation
@@ -303,6 +327,7 @@ class Validator:
                         int(body["holder_cents"]),
                         str(body.get("rule")),
                     )
+                    self._recent(card.uid, record.time).append(_use(use))
                     return Journaled(pending.seq, card.uid, pending.at, body, use)
         decision.settled_pending.append("lost")
         return Journaled(
