@@ -191,6 +191,15 @@ def desk_router(station: Any) -> APIRouter:
             return page(request, "desk/new_holder.html", "desk_new", staff, error=exc.detail)
         return _redirect(f"/desk/holders/{holder_id}?done=desk_registered_ok")
 
+    def _categories(token: str) -> list[dict[str, Any]]:
+        """What may be granted; none (and no grant form) while no catalogue is in force."""
+        try:
+            return client.categories(token)
+        except ServiceUnreachable:
+            raise
+        except ServiceError:
+            return []
+
     @router.get("/holders/{holder_id}")
     def holder(
         request: Request, holder_id: str, done: str | None = None, number: str = "",
@@ -205,7 +214,7 @@ def desk_router(station: Any) -> APIRouter:
             cards = client.holder_cards(staff.token, holder_id)
             evidence = client.evidence(staff.token, holder_id)
             grants = client.grants(staff.token, holder_id)
-            categories = client.categories(staff.token)
+            categories = _categories(staff.token)
         except ServiceUnreachable:
             return unreachable(request, staff)
         except ServiceError as exc:
