@@ -121,7 +121,12 @@ def _serve(c: Counter, port: int) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             return False
 
-    wait_until(up, 120, "the service process")  # a cold start on a busy machine is slow
+    try:
+        wait_until(up, 120, "the service process")  # a cold start on a busy machine is slow
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
     return proc
 
 
