@@ -105,21 +105,28 @@ def _serve(c: Counter, port: int) -> subprocess.Popen[bytes]:
         "CARD_SERVICE_STRIPE_WEBHOOK_SECRET": s.stripe_webhook_secret or "",
         "CARD_SERVICE_STRIPE_API_BASE": s.stripe_api_base or "",
     }
+    log = (Path(s.pii_keyring_path).parent / f"serve-{port}.log").open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "card_service.cli", "serve", "--port", str(port)],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
 
     def up() -> bool:
+        assert proc.poll() is None, Path(log.name).read_text()[-2000:]
         try:
             return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
         except httpx.TransportError:
             return False
 
-    wait_until(up, 120, "the service process")  # a loaded CI machine starts it slowly
+    try:
+        wait_until(up, 120, "the service process")  # a cold start on a busy machine is slow
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
     return proc
 
 
