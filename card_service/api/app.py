@@ -14,6 +14,7 @@ from sqlalchemy import text
 from card_service import __version__
 from card_service.api import problems
 from card_service.api.deps import DbSession
+from card_service.api.fast import FastRoutes, FastTable
 from card_service.config import Settings, get_settings
 from card_service.db import make_engine, make_sessionmaker, transaction
 
@@ -51,6 +52,19 @@ def routers() -> list[APIRouter]:
         terminals_router,
         bills_router,
     ]
+
+
+def fast_tables(settings: Settings) -> list[FastTable]:
+    """The plain ASGI routes for the hot paths (api/fast.py); each domain adds its table here."""
+    from card_service.payments.fast_webhook import table as payments_table
+    from card_service.terminals.fast import table as terminals_table
+
+    tables: list[FastTable] = [payments_table, terminals_table]
+    if settings.services_fast_path:
+        from card_service.services_api.fast_endpoints import table as services_table
+
+        tables.append(services_table)
+    return tables
 
 
 def _expire_cards(app: FastAPI, today: date) -> None:
@@ -111,4 +125,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in routers():
         app.include_router(router)
+    tables = fast_tables(settings)
+    if tables:
+        app.add_middleware(
+            FastRoutes,
+            exact={k: v for t in tables for k, v in t.exact.items()},
+            prefixes=[p for t in tables for p in t.prefixes],
+        )
     return app
