@@ -12,7 +12,8 @@ the webhook endpoint does. Two figures:
 - ``service``: ``webhooks.receive`` with the web service's intake (concurrent deliveries share
   transactions), called by ``--threads`` threads (no HTTP);
 - ``http``: the service under uvicorn in its own process (``card-service serve``), the events
-  POSTed over ``--threads`` keep-alive connections by a light asyncio client. Client and server
+  POSTed over ``--threads`` keep-alive connections by a light asyncio client. The webhook is
+  served by the plain ASGI fast path (card_service/payments/fast_webhook.py). Client and server
   share the machine's cores; the server's own CPU time per event is reported too.
 
 Afterwards every purse must hold exactly its top-up and ``stripe_clearing`` the sum. Target:
@@ -251,6 +252,7 @@ def main() -> None:
     args = parser.parse_args()
 
     results: dict[str, Any] = {"events": args.events, "threads": args.threads}
+    results["load_avg_1m_before"] = round(os.getloadavg()[0], 2)
     for mode in ("service", "http"):
         if args.mode not in (mode, "both"):
             continue
@@ -266,6 +268,7 @@ def main() -> None:
         results[f"{mode}_events_per_s"] = round(args.events / elapsed, 1)
         results[f"{mode}_s"] = round(elapsed, 2)
         print(f"{mode}: {args.events} events in {elapsed:.2f} s = {args.events / elapsed:.0f}/s")
+    results["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, sort_keys=True))
 
 

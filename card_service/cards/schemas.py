@@ -48,3 +48,6 @@ class CardOut(BaseModel):
     pin_set: bool
     pin_blocked: bool
     replaces: str | None = None
+    # On the validators' deny list now (blocked, or the holder owes money: holder_debt_cents).
+    deny_listed: bool = False
+    holder_debt_cents: int = 0

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from card_service.audit import service as audit
 from card_service.audit.schemas import Actor
 from card_service.cards import luhn
+from card_service.cards.debt import DEBT_REASON, owed_cents
 from card_service.cards.deny_list import commit_key
 from card_service.cards.errors import (
     CardAlreadyActive,
@@ -94,6 +95,8 @@ def view(session: Session, card: Card) -> CardOut:
         pin_set=card.pin_hash is not None,
         pin_blocked=card.pin_failures == PIN_BLOCKED,
         replaces=replaces,
+        deny_listed=_listed(session, card),
+        holder_debt_cents=owed_cents(session, holder),
     )
 
 
@@ -143,6 +146,19 @@ def allow_holder(session: Session, holder_id: int, reason: str) -> int:
             removed += 1
     session.flush()
     return removed
+
+
+def _carry_debt(session: Session, card: Card, holder: Holder) -> int:
+    """A new card of a holder in debt starts on the deny list (cards/debt.py); what is owed."""
+    owed = owed_cents(session, holder)
+    if owed:
+        _deny(session, card, "add", DEBT_REASON)
+        session.flush()
+    return owed
+
+
+def _debt_note(owed: int) -> str:
+    return f"; on the deny list until the holder's debt of {owed} cents is paid" if owed else ""
 
 
 def expiry(today: date, years: int) -> date:
@@ -222,9 +238,11 @@ def issue(
         today=today,
         validity_years=validity_years,
     )
+    owed = _carry_debt(session, card, holder)
     audit.record(
-        session, actor, "card.issue", f"card:{card.number}", reason=f"holder:{holder.pseudonym}"
-    )
+        session, actor, "card.issue", f"card:{card.number}",
+        reason=f"holder:{holder.pseudonym}{_debt_note(owed)}",
+    )  # fmt: skip
     return card
 
 
@@ -267,10 +285,17 @@ def unblock(session: Session, actor: Actor, number: str, today: date) -> Card:
     if _live_card(session, card.holder_id) is not None:
         raise CardAlreadyActive("the holder has another live card")
     reason = card.block_reason or ""
+    holder = session.get(Holder, card.holder_id)
+    assert holder is not None
+    owed = owed_cents(session, holder)
     card.status, card.block_reason, card.updated_at = "active", None, utcnow()
-    _deny(session, card, "remove", "found")
+    if not owed:  # in debt, the card stays listed until payments settles the debt
+        _deny(session, card, "remove", "found")
     session.flush()
-    audit.record(session, actor, "card.unblock", f"card:{number}", reason=f"found ({reason})")
+    audit.record(
+        session, actor, "card.unblock", f"card:{number}",
+        reason=f"found ({reason}){_debt_note(owed)}",
+    )  # fmt: skip
     return card
 
 
@@ -303,9 +328,11 @@ def replace(
         validity_years=validity_years,
         replaces=old,
     )
+    owed = _carry_debt(session, card, holder)
     audit.record(
-        session, actor, "card.replace", f"card:{card.number}", reason=f"replaces card:{number}"
-    )
+        session, actor, "card.replace", f"card:{card.number}",
+        reason=f"replaces card:{number}{_debt_note(owed)}",
+    )  # fmt: skip
     return card
 
 
@@ -342,9 +369,11 @@ def renew(
         validity_years=validity_years,
         replaces=old,
     )
+    owed = _carry_debt(session, card, holder)
     audit.record(
-        session, actor, "card.renew", f"card:{card.number}", reason=f"renews card:{number}"
-    )
+        session, actor, "card.renew", f"card:{card.number}",
+        reason=f"renews card:{number}{_debt_note(owed)}",
+    )  # fmt: skip
     return card
 
 

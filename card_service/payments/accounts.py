@@ -23,6 +23,7 @@ import weakref
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from card_service.cards.debt import debt_code
 from card_service.ledger import service as ledger
 from card_service.ledger.results import AccountCodeTaken
 
@@ -60,7 +61,7 @@ def kiosk_cash(kiosk_id: str) -> str:
 
 
 def purse_debt(pseudonym: str) -> str:
-    return f"purse_debt:{pseudonym}"
+    return debt_code(pseudonym)
 
 
 # Account ids by database, remembered once the transaction that saw them has committed (an

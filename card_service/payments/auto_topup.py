@@ -3,8 +3,8 @@ threshold, as transit riders know it.
 
 Saving: ``start_setup`` makes the holder a Stripe customer (no personal data: the pseudonym only)
 and a SetupIntent the browser confirms on Stripe's element; ``save`` checks that SetupIntent is
-this holder's and keeps its payment method. Paying: settlement calls ``after_purse_debit`` inside
-its own transaction; it only queues a top-up whose id derives from the purse and the debit that
+this holder's and keeps its payment method. Paying: settlement calls ``after_purse_debits`` (registered
+in card_service/terminals/hooks.py) inside its own transaction; it only queues a top-up whose id derives from the purse and the debit that
 triggered it, so the same debit seen twice queues once. The worker (``run_queued``) makes the
 off-session payment with that id as idempotency key. After ``auto_topup_max_failures`` failed
 payments in a row auto top-up switches itself off, with the reason kept for the holder.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import stripe
@@ -26,6 +27,7 @@ from card_service.audit.schemas import Actor
 from card_service.config import Settings
 from card_service.db import transaction
 from card_service.identity.models import Holder
+from card_service.ledger import service as ledger
 from card_service.me.service import own_card
 from card_service.payments import accounts, gateway, topups
 from card_service.payments.errors import (
@@ -184,6 +186,29 @@ def after_purse_debit(
     except IntegrityError:  # the same trigger, queued at this moment by another transaction
         return session.get(TopUp, topup_id)
     return topup
+
+
+HOOK_CHUNK = 500
+
+
+def after_purse_debits(session: Session, purse_account_ids: Sequence[int]) -> None:
+    """Settlement's hook (card_service/terminals/hooks.py), once per settled batch with the
+    purses it debited: one query finds the few of them with auto top-up on; each of those below
+    its threshold gets ``after_purse_debit`` with the purse's total debits as the trigger. A batch
+    sent again debits nothing new, so it names the same trigger and queues nothing new."""
+    ids = list(purse_account_ids)
+    for start in range(0, len(ids), HOOK_CHUNK):
+        chunk = ids[start : start + HOOK_CHUNK]
+        purses = session.scalars(
+            select(Holder.purse_account_id)
+            .join(AutoTopUp, AutoTopUp.holder_id == Holder.id)
+            .where(Holder.purse_account_id.in_(chunk), AutoTopUp.enabled.is_(True))
+        ).all()
+        for purse in purses:
+            if purse is None:
+                continue
+            now = ledger.balance(session, purse)
+            after_purse_debit(session, purse, now.balance_cents, f"debits:{now.debits_posted}")
 
 
 def record_failure(session: Session, settings: Settings, holder_id: int, reason: str) -> None:

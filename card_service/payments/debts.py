@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from card_service.cards import service as cards
+from card_service.cards.debt import DEBT_REASON
 from card_service.identity.models import Holder
 from card_service.ledger import service as ledger
 from card_service.ledger.results import TransferRejected
 from card_service.ledger.schemas import TransferRequest, linked
 from card_service.payments import accounts
 
-DENY_REASON = "purse_debt"
+DENY_REASON = DEBT_REASON  # cards/debt.py: new cards of a holder in debt start listed
 SETTLED_REASON = "debt_settled"
 
 
