@@ -36,3 +36,11 @@ class ReceiptNotFound(DomainError):
 
     code = "receipt_not_found"
     status = 404
+
+
+class CardPaymentMismatch(DomainError):
+    """The bank-card payment named is not this holder's payment of this bill, or Stripe reports
+    another amount or currency than the bill's: nothing is settled."""
+
+    code = "card_payment_mismatch"
+    status = 409

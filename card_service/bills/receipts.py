@@ -3,6 +3,8 @@ document however often it is fetched)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from card_service.bills.models import Bill
 from card_service.bills.pdf import Document, euros
 
@@ -33,5 +35,28 @@ def receipt_pdf(bill: Bill, card_number: str | None) -> bytes:
     doc.paragraph(
         "Este justificante acredita el pago del recibo o multa indicado. "
         "This receipt proves the payment of the bill or fine above."
+    )
+    return doc.bytes()
+
+
+def online_topup_receipt_pdf(topup: Any, card_number: str) -> bytes:
+    """The receipt of a bank-card top-up (payments' ``TopUp`` row, credited)."""
+    doc = Document(
+        "Justificante de recarga / Top-up receipt",
+        "Recarga con tarjeta bancaria / Bank card top-up",
+    )
+    doc.facts(
+        [
+            ("Importe / Amount", euros(topup.credited_cents or topup.amount_cents)),
+            ("Fecha / Date", topup.updated_at.strftime("%d/%m/%Y %H:%M UTC")),
+            ("Medio / Method", METHODS["card"]),
+            ("Tarjeta / Card", "**** **** **** " + card_number[-4:]),
+            ("Pago / Payment", str(topup.stripe_payment_intent_id)),
+            ("Operación / Top-up", str(topup.id)),
+        ]
+    )
+    doc.paragraph(
+        "El importe se ha abonado en el monedero de la tarjeta ciudadana. "
+        "The amount was credited to the citizen card's purse."
     )
     return doc.bytes()

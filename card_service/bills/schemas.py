@@ -40,3 +40,21 @@ class PaymentOut(BaseModel):
     paid_at: datetime
     transfer_id: str
     replayed: bool
+
+
+class CardPaymentIn(BaseModel):
+    client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class CardPaymentOut(BaseModel):
+    """A bill's bank-card payment: pay ``client_secret`` on Stripe's element, then ask how it
+    stands (``status`` paid, pending or failed; the receipt once paid)."""
+
+    reference: str
+    amount_cents: int
+    payment_intent_id: str
+    status: str
+    client_secret: str | None = None
+    publishable_key: str | None = None
+    receipt: str | None = None
+    failure: str | None = None

@@ -115,6 +115,11 @@ def _payable(bill: Bill, holder_id: int | None, client_id: str) -> bool:
     return True
 
 
+def check_open(bill: Bill) -> None:
+    if bill.status == "cancelled":
+        raise BillCancelled(f"the bill {bill.reference} was cancelled")
+
+
 def _settle(bill: Bill, holder_id: int | None, method: str, client_id: str, tid: uuid.UUID) -> None:
     bill.status, bill.paid_at, bill.paid_by = "paid", utcnow(), holder_id
     bill.method, bill.client_id, bill.transfer_id = method, client_id, tid
@@ -160,11 +165,15 @@ def pay_by_card(
     clearing_account_id: int,
     payment_id: str,
     holder_id: int | None = None,
+    charge_id: str | None = None,
 ) -> Payment:
-    """The seam for payments: a bank-card payment confirmed (Stripe's webhook) settles the bill.
+    """A bank-card payment Stripe confirmed settles the bill (``bills.card``: the kiosk's check,
+    or payments' webhook).
 
     ``clearing_account_id`` is the card-clearing account the payment arrived in; ``payment_id``
-    (the provider's payment id) is the client id, so a repeated webhook replays."""
+    (the provider's payment id) is the client id, so a repeated confirmation replays. The
+    transfer's ``user_data`` is the charge (else the payment) id: what reconciliation matches
+    against Stripe's balance transactions."""
     bill = get(session, reference, lock=True)
     if not _payable(bill, holder_id, payment_id):
         return Payment(bill, replayed=True)
@@ -177,7 +186,7 @@ def pay_by_card(
             credit_account_id=revenue_account(session),
             amount_cents=bill.amount_cents,
             code=TRANSFER_CODE,
-            user_data=json.dumps({"reference": bill.reference}, separators=(",", ":")),
+            user_data=charge_id or payment_id,
         ),
     )
     _settle(bill, holder_id, "card", payment_id, tid)
