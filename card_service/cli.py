@@ -9,7 +9,7 @@ from card_service.cards.cli import cards_app
 from card_service.catalogue.cli import catalogue_app
 from card_service.cli_keys import keys_app
 from card_service.demo.cli import demo_app
-from card_service.identity.cli import rotate_pii
+from card_service.identity.cli import holders_app, rotate_pii
 from card_service.ledger.cli import ledger_app
 from card_service.payments.cli import payments_app
 from card_service.services_api.cli import services_api_app
@@ -28,6 +28,7 @@ services_api_app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(payments_app, name="payments")
 app.add_typer(terminals_app, name="terminals")
 keys_app.command("rotate-pii")(rotate_pii)
+app.add_typer(holders_app, name="holders")
 app.command("simulate")(simulate_cmd)  # card-service simulate = card-service terminals simulate
 
 

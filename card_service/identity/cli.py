@@ -38,3 +38,32 @@ def rotate_pii(
     if retire:
         gone = retire_unused(factory, ring)
         typer.echo(f"retired master keys: {', '.join(gone) or 'none'}")
+
+
+holders_app = typer.Typer(
+    help="Holders: maintenance of their lookup indexes.", no_args_is_help=True
+)
+
+
+@holders_app.command("reindex-names")
+def reindex_names(
+    batch_size: int = typer.Option(500, min=1, help="Holders per transaction."),
+) -> None:
+    """Rebuild the blind name index of every live holder (after the 0008 migration)."""
+    from card_service.config import get_settings
+    from card_service.db import configured_sessions, transaction
+    from card_service.identity.crypto import keyring_for
+    from card_service.identity.names import reindex_batch
+
+    settings = get_settings()
+    factory = configured_sessions(settings)
+    ring = keyring_for(settings.pii_keyring, settings.pii_keyring_path)
+    after, done = 0, 0
+    while True:
+        with transaction(factory) as session:
+            step = reindex_batch(session, ring, after, batch_size)
+        if step is None:
+            break
+        after, n = step
+        done += n
+    typer.echo(f"name index rebuilt for {done} holders")

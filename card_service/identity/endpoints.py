@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from card_service.api.auth import Desk, PiiKeys, SupervisorOnly
 from card_service.api.deps import DbSession
-from card_service.identity import erasure, service
+from card_service.audit.schemas import AuditEventOut
+from card_service.identity import erasure, service, staff_access
 from card_service.identity.schemas import (
     ContactUpdate,
     ErasureIn,
@@ -14,6 +18,8 @@ from card_service.identity.schemas import (
     EvidenceOut,
     HolderOut,
     LookupIn,
+    NameMatchOut,
+    NameSearchIn,
     OrganisationIn,
     PersonIn,
 )
@@ -39,6 +45,15 @@ def create_organisation(
 def lookup(body: LookupIn, session: DbSession, ring: PiiKeys, who: Desk) -> HolderOut:
     """Find a holder by national id (in the body, so it never lands in an access log)."""
     return service.lookup(session, ring, who.actor, body.national_id)
+
+
+@router.post("/search")
+def search(body: NameSearchIn, session: DbSession, ring: PiiKeys, who: Desk) -> list[NameMatchOut]:
+    """Holders whose name has every word given (accents, case, order ignored), at most 50.
+
+    The name is in the body, so it never lands in an access log.
+    """
+    return staff_access.search_by_name(session, ring, who.actor, body.name)
 
 
 @router.get("/{holder_id}")
@@ -86,3 +101,22 @@ def list_evidence(holder_id: str, session: DbSession, who: Desk) -> list[Evidenc
 def erase(holder_id: str, body: ErasureIn, session: DbSession, who: SupervisorOnly) -> None:
     """Crypto-shred the holder's personal data on a lawful request."""
     erasure.erase(session, who.actor, holder_id, body.reason)
+
+
+@router.get("/{holder_id}/history")
+def history(holder_id: str, session: DbSession, who: Desk) -> list[AuditEventOut]:
+    """Who looked at or changed this holder and their cards, newest first (this read too)."""
+    return staff_access.history(session, who.actor, holder_id)
+
+
+@router.get("/{holder_id}/export")
+def export(holder_id: str, session: DbSession, ring: PiiKeys, who: Desk) -> Any:
+    """Everything held about the holder, as a JSON file (GDPR right of access, at the desk)."""
+    document = staff_access.export(session, ring, who.actor, holder_id)
+    return JSONResponse(
+        document,
+        headers={
+            "Content-Disposition": f'attachment; filename="holder-{holder_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )

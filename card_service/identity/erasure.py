@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from card_service.audit import service as audit
 from card_service.audit.schemas import Actor
 from card_service.cards import service as cards
+from card_service.identity import names
 from card_service.identity import service as holders
 from card_service.identity.models import DataKey, Evidence
 from card_service.staff.errors import Forbidden
@@ -32,6 +33,7 @@ def erase(session: Session, actor: Actor, pseudonym: str, reason: str) -> None:
     close_for_cards(session, [c.id for c in own_cards])
     session.execute(delete(Evidence).where(Evidence.holder_id == holder.id))
     session.execute(delete(DataKey).where(DataKey.holder_id == holder.id))
+    names.forget(session, holder.id)
     holder.pii = None
     holder.national_id_hash = None
     holder.status = "erased"

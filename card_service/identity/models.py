@@ -56,3 +56,14 @@ class Evidence(Base):
     checked_by: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"))
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HolderNameWord(Base):
+    """The blind name index: an HMAC of each normalised word of a holder's name (identity/names)."""
+
+    __tablename__ = "holder_name_words"
+
+    holder_id: Mapped[int] = mapped_column(
+        ForeignKey("identity_holders.id"), primary_key=True, autoincrement=False
+    )
+    word_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True, index=True)

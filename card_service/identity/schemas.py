@@ -74,3 +74,17 @@ class HolderOut(BaseModel):
 
 class ErasureIn(BaseModel):
     reason: str = Field(min_length=5, max_length=256)
+
+
+class NameSearchIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class NameMatchOut(BaseModel):
+    """One holder found by name: enough for the clerk to pick the right one."""
+
+    holder_id: str
+    kind: str
+    name: str
+    birth_year: int | None
+    card: str | None  # the live card's number, if any

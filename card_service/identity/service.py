@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from card_service.audit import service as audit
 from card_service.audit.schemas import Actor
+from card_service.identity import names
 from card_service.identity.crypto import Keyring, open_fields, seal_fields
 from card_service.identity.errors import (
     HolderAlreadyExists,
@@ -103,6 +105,7 @@ def _create(
             created_at=now,
         )
     )
+    names.index(session, ring, holder.id, fields)
     session.flush()
     audit.record(session, actor, f"holder.create_{kind}", f"holder:{holder.pseudonym}")
     return holder
@@ -207,10 +210,13 @@ def update_contact(
     data_key, key_id = _data_key(session, ring, holder)
     assert holder.pii is not None
     fields = open_fields(data_key, key_id, holder.pseudonym, holder.pii)
+    before = dict(fields)
     patch = change.model_dump(mode="json", exclude_unset=True)
     if holder.kind == "organisation":
         patch = {k: v for k, v in patch.items() if k in ("contact", "address")}
     fields.update(patch)
+    if names.holder_name(fields) != names.holder_name(before):
+        names.index(session, ring, holder.id, fields)
     holder.pii = seal_fields(data_key, key_id, holder.pseudonym, fields)
     holder.updated_at = utcnow()
     session.flush()
@@ -254,3 +260,35 @@ def evidence_of(session: Session, holder: Holder) -> list[tuple[Evidence, str]]:
         .order_by(Evidence.id)
     ).all()
     return [(e, u) for e, u in rows]
+
+
+@dataclass
+class NameMatch:
+    holder: Holder
+    personal: dict[str, Any]
+
+
+def search_by_name(
+    session: Session, ring: Keyring, actor: Actor, name: str, limit: int = names.SEARCH_LIMIT
+) -> list[NameMatch]:
+    """Holders whose name has every word typed (blind index); only the matches are decrypted.
+
+    Audited as ``holder.search``: one record per holder shown (so it appears in that holder's
+    history), or one about ``holders`` when nothing matched. The words typed are not recorded.
+    """
+    found = names.search(session, ring, name, limit)
+    matches = [NameMatch(h, personal_fields(session, ring, h)) for h in found]
+    if not matches:
+        audit.record(session, actor, "holder.search", "holders", reason="by name: no match")
+        return matches
+    now = time.time_ns()
+    audit.record_many(
+        session,
+        [
+            audit.PendingEvent(
+                actor, "holder.search", f"holder:{m.holder.pseudonym}", now, reason="by name"
+            )
+            for m in matches
+        ],
+    )
+    return matches

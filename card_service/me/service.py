@@ -119,6 +119,10 @@ def overview(session: Session, ring: Keyring, actor: Actor, card_id: int | None)
 
 def purse(session: Session, card_id: int | None) -> dict[str, Any]:
     _card, holder = own_card(session, card_id)
+    return purse_of(session, holder)
+
+
+def purse_of(session: Session, holder: Holder) -> dict[str, Any]:
     if holder.purse_account_id is None:
         return {"balance_cents": 0, "available_cents": 0}
     b = ledger.balance(session, holder.purse_account_id)
@@ -155,10 +159,17 @@ def block_own(session: Session, actor: Actor, card_id: int | None, reason: str) 
 def export(session: Session, ring: Keyring, actor: Actor, card_id: int | None) -> dict[str, Any]:
     """Everything held about the holder (GDPR art. 15), as one JSON document."""
     _card, holder = own_card(session, card_id)
+    audit.record(session, actor, "holder.export", f"holder:{holder.pseudonym}")
+    return holder_document(session, ring, holder)
+
+
+def holder_document(session: Session, ring: Keyring, holder: Holder) -> dict[str, Any]:
+    """The GDPR export of one holder, whoever asks for it (the citizen, or a clerk at the desk):
+    personal data, cards, evidence, purse, every movement and the audit trail, the export's own
+    record included (record it before calling this)."""
     own_cards = cards.cards_of(session, holder.id)
     evidence = holders.evidence_of(session, holder)
     targets = [f"holder:{holder.pseudonym}"] + [f"card:{c.number}" for c in own_cards]
-    audit.record(session, actor, "holder.export", f"holder:{holder.pseudonym}")
     return {
         "holder": holders.view(holder, holders.personal_fields(session, ring, holder)).model_dump(
             mode="json"
@@ -173,7 +184,7 @@ def export(session: Session, ring: Keyring, actor: Actor, card_id: int | None) -
             }
             for e, who in evidence
         ],
-        "purse": purse(session, card_id),
+        "purse": purse_of(session, holder),
         "movements": _movements(session, holder, 10_000),
         "audit_trail": [e.model_dump(mode="json") for e in audit.events_about(session, targets)],
     }

@@ -12,7 +12,7 @@ from card_service.cards.models import Card
 from card_service.cli import app
 from card_service.config import get_settings
 from card_service.db import make_engine, make_sessionmaker, transaction
-from card_service.identity.models import Holder
+from card_service.identity.models import Holder, HolderNameWord
 from card_service.ledger.models import Account
 from tests.api.support import code, desk
 
@@ -41,6 +41,14 @@ def test_seed_then_sign_in_as_persona_and_staff(
         assert f"kiosk terminal 9001 enrolled (its key: {kiosk_identity})" in first.output
         assert "kiosk terminal 9001 enrolled already" in again.output
         assert kiosk_identity.stat().st_mode & 0o777 == 0o600
+        # Every holder, bulk ones too, is in the blind name index; the backfill finds them all.
+        engine = make_engine(sqlite_url)
+        with transaction(make_sessionmaker(engine)) as s:
+            indexed = s.scalar(select(func.count(func.distinct(HolderNameWord.holder_id))))
+        engine.dispose()
+        assert indexed == 123
+        reindex = runner.invoke(app, ["holders", "reindex-names", "--batch-size", "50"])
+        assert reindex.exit_code == 0 and "rebuilt for 123 holders" in reindex.output
     finally:
         get_settings.cache_clear()
 
