@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     services_default_burst: int = 200
     # An answer waits at most this long for its audit record to commit (else 503).
     services_audit_wait_s: float = 5.0
+    # The audit writer waits this long after a group's first record for more to join it (one
+    # commit for all); the price is this much latency when the service is idle.
+    services_audit_linger_ms: float = 2.0
+    # Serve the hot questions (entitlement, quote) on the plain ASGI fast path (api/fast.py,
+    # services_api/fast_endpoints.py); false leaves them to the FastAPI reference endpoints.
+    services_fast_path: bool = True
 
     # end of services settings
 

@@ -23,9 +23,8 @@ from card_service.charging.models import Charge
 from card_service.db import transaction
 from card_service.entitlements.endpoints import router as grants_router
 from card_service.ledger.store import ConcurrentWrite
-from card_service.services_api import questions
+from card_service.services_api import answers, questions
 from card_service.services_api.admin_endpoints import router as admin_router
-from card_service.services_api.errors import CategoryForbidden
 from card_service.services_api.guard import Caller, Service
 from card_service.services_api.rules_cache import rules_now
 from card_service.services_api.runtime import close
@@ -75,13 +74,16 @@ def entitlement(number: str, category: str, caller: Service) -> EntitlementAnswe
     """Is the card's holder in this category now: yes or no (never why, never a birth date)."""
     ring = caller.ring()
     with caller.question("entitlement", f"card:{number}") as asked, caller.reads() as session:
-        asked.note = f"category {category}"
-        if not caller.client.policy.may_ask_category(category):
-            raise CategoryForbidden(f"this client's policy does not cover category {category!r}")
-        now = utcnow()
-        rules = rules_now(session, now)
-        yes = questions.entitled(session, ring, rules, number, category, now, _tz(caller))
-    return EntitlementAnswer(card=number, category=category, entitled=yes)
+        return answers.entitlement(
+            session,
+            ring,
+            caller.client,
+            lambda now: rules_now(session, now),
+            number,
+            category,
+            _tz(caller),
+            asked,
+        )
 
 
 @api.post("/quotes")
@@ -90,16 +92,8 @@ def quote(body: QuoteIn, caller: Service) -> QuoteAnswer:
     ring = caller.ring()
     question = caller.question("quote", f"card:{body.card}", body.purpose)
     with question as asked, caller.reads() as session:
-        asked.note = f"{caller.client.service}.{body.product}"
-        now = utcnow()
-        rules = rules_now(session, now)
-        charging.lookup(rules, caller.client.service, body.product)  # own products only
-        found = questions.require_valid(session, body.card, now, _tz(caller))
-        req = _request(caller, "", body.card, body.product, body.quantity)
-        q = charging.price(session, rules, found.holder_id, lambda: found.birth_date(ring), req)
-    return QuoteAnswer(
-        card=body.card, product=body.product, quantity=body.quantity, price_cents=q.holder_cents
-    )
+        rules = lambda now: rules_now(session, now)  # noqa: E731
+        return answers.quote(session, ring, caller.client, rules, body, _tz(caller), asked)
 
 
 def _request(caller: Caller, ref: str, card: str, product: str, quantity: int) -> charging.Request:

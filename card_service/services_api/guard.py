@@ -75,7 +75,7 @@ class Caller:
     ) -> Iterator[Asked]:
         """Require a purpose and the policy's leave, then audit the outcome: answered, refused,
         or failed with its error code. Nothing is answered without its record."""
-        purpose = (in_body or self.stated_purpose or "").strip()[:MAX_PURPOSE]
+        purpose = purpose_of(in_body, self.stated_purpose)
         if not purpose:
             self.audit(question, target, "-", outcome="denied", note="no purpose stated")
             raise PurposeRequired(
@@ -88,8 +88,7 @@ class Caller:
         try:
             yield asked
         except (DomainError, LedgerError) as exc:
-            outcome = "denied" if isinstance(exc, QuestionForbidden) else "failed"
-            note = f"{asked.note}; {exc.code}" if asked.note else exc.code
+            outcome, note = failure(exc, asked.note)
             self.audit(question, target, purpose, outcome=outcome, note=note)
             raise
         if not asked.recorded:
@@ -104,13 +103,30 @@ class Caller:
         outcome: str = "ok",
         note: str | None = None,
     ) -> None:
-        reason = f"purpose: {purpose}" + (f"; {note}" if note else "")
         self.runtime.sink.record(
-            PendingEvent(self.actor, f"services.{question}", target, now_ns(), reason, outcome)
+            question_event(self.actor, question, target, purpose, outcome, note)
         )
 
 
-def _basic(value: str) -> tuple[str, str]:
+def purpose_of(in_body: str | None, stated: str | None) -> str:
+    """The purpose a question states: the body's, else the header's or query's ('' if none)."""
+    return (in_body or stated or "").strip()[:MAX_PURPOSE]
+
+
+def question_event(
+    actor: Actor, question: str, target: str, purpose: str, outcome: str, note: str | None
+) -> PendingEvent:
+    reason = f"purpose: {purpose}" + (f"; {note}" if note else "")
+    return PendingEvent(actor, f"services.{question}", target, now_ns(), reason, outcome)
+
+
+def failure(exc: DomainError | LedgerError, note: str | None) -> tuple[str, str]:
+    """The outcome and note of a question that raised a named error."""
+    outcome = "denied" if isinstance(exc, QuestionForbidden) else "failed"
+    return outcome, (f"{note}; {exc.code}" if note else exc.code)
+
+
+def basic_credentials(value: str) -> tuple[str, str]:
     try:
         raw = base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
@@ -148,7 +164,7 @@ class ServiceGuard:
         if scheme.lower() != "basic":
             raise AuthenticationRequired("send Authorization: Basic base64(client_id:secret)")
         rt = runtime(request.app)
-        client_id, secret = _basic(value)
+        client_id, secret = basic_credentials(value)
         view = rt.verifier.known(client_id, secret)
         if view is None:
             view = await run_in_threadpool(rt.verifier.authenticate, client_id, secret)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from card_service.catalogue.service import in_force
 from card_service.protocol.fees import FareRules
@@ -21,13 +23,25 @@ _lock = threading.Lock()
 _cache: dict[str, tuple[float, FareRules]] = {}
 
 
-def rules_now(session: Session, now: datetime) -> FareRules:
-    bind = session.get_bind()
-    key = str(bind.engine.url)
+def _cached(key: str, load: Callable[[], FareRules]) -> FareRules:
     hit = _cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < MAX_AGE_S:
         return hit[1]
-    rules = in_force(session, now)
+    rules = load()
     with _lock:
         _cache[key] = (time.monotonic(), rules)
     return rules
+
+
+def rules_now(session: Session, now: datetime) -> FareRules:
+    return _cached(str(session.get_bind().engine.url), lambda: in_force(session, now))
+
+
+def rules_of(engine: Engine, reads: sessionmaker[Session], now: datetime) -> FareRules:
+    """The same copy, for a caller that reads through a Connection (a session only on a miss)."""
+
+    def load() -> FareRules:
+        with reads() as session:
+            return in_force(session, now)
+
+    return _cached(str(engine.url), load)
