@@ -4,6 +4,9 @@
 (batch size 1 runs as 8 concurrent client processes on PostgreSQL; SQLite has a single writer).
 The ceiling is the raw row rate of COPY (PostgreSQL) / executemany (SQLite) into a bare table.
 The last line printed is one JSON object. Usage: python bench/ledger.py [--transfers N]
+[--backends sqlite,postgresql] [--sizes 5000,100,1] (short runs: fewer transfers, one backend, one
+size). Each figure also gives the benchmark process's CPU per transfer (µs; for singles, the mean
+over the client processes), which is steadier than throughput on a shared machine.
 """
 
 from __future__ import annotations
@@ -76,13 +79,17 @@ def fares(purses: list[int], hot: list[int], n: int, seed: int) -> list[Transfer
     ]
 
 
+CPU_US: dict[str, float] = {}
+
+
 def batched(url: str, requests: list[TransferRequest], size: int) -> float:
     sessions = make_sessionmaker(make_engine(url))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(requests), size):
         with transaction(sessions) as s:
             results = ledger.create_transfers(s, requests[i : i + size])
         assert all(r.ok for r in results)
+    CPU_US[str(size)] = (time.process_time() - cpu) / len(requests) * 1e6
     return len(requests) / (time.perf_counter() - start)
 
 
@@ -93,11 +100,11 @@ def _client(
     sessions = make_sessionmaker(make_engine(url, pool_size=1))
     while time.time() < start_at:
         time.sleep(0.001)
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     for r in requests:
         with transaction(sessions) as s:
             assert ledger.create_transfers(s, [r])[0].ok
-    out.put((n, time.perf_counter() - t))
+    out.put((n, time.perf_counter() - t, time.process_time() - cpu))
 
 
 def singles(url: str, purses: list[int], hot: list[int], n: int, clients: int) -> float:
@@ -112,7 +119,8 @@ def singles(url: str, purses: list[int], hot: list[int], n: int, clients: int) -
     done = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    return sum(k for k, _ in done) / max(t for _, t in done)
+    CPU_US["1"] = sum(c for _, _, c in done) / sum(k for k, _, _ in done) * 1e6
+    return sum(k for k, _, _ in done) / max(t for _, t, _ in done)
 
 
 def ceiling_pg(url: str, rows: int) -> float:
@@ -144,29 +152,57 @@ def ceiling_sqlite(path: str, rows: int) -> float:
     return rows / (time.perf_counter() - t)
 
 
-def run_backend(name: str, url: str, n: int, single_n: int) -> dict[str, float]:
+def run_backend(name: str, url: str, n: int, single_n: int, sizes: list[int]) -> dict[str, float]:
     upgrade(url)
     purses, hot = setup(url)
     rates = {}
-    for size in (5000, 100):
+    for size in (s for s in sizes if s > 1):
         rates[str(size)] = batched(url, fares(purses, hot, n, seed=size), size)
-        print(f"{name}: batches of {size}: {rates[str(size)]:,.0f} transfers/s", flush=True)
-    clients = 8 if name == "postgresql" else 1
-    rates["1"] = singles(url, purses, hot, single_n, clients)
-    print(f"{name}: single transfers, {clients} clients: {rates['1']:,.0f} transfers/s", flush=True)
+        print(
+            f"{name}: batches of {size}: {rates[str(size)]:,.0f} transfers/s, "
+            f"{CPU_US[str(size)]:.1f} µs CPU per transfer",
+            flush=True,
+        )
+    if 1 in sizes:
+        clients = 8 if name == "postgresql" else 1
+        rates["1"] = singles(url, purses, hot, single_n, clients)
+        print(
+            f"{name}: single transfers, {clients} clients: {rates['1']:,.0f} transfers/s, "
+            f"{CPU_US['1']:.0f} µs client CPU per transfer",
+            flush=True,
+        )
     return rates
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--transfers", type=int, default=200_000)
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--sizes", default="5000,100,1", help="batch sizes; 1 = single transfers")
     args = parser.parse_args()
     n, single_n = args.transfers, max(800, min(args.transfers // 10, 24_000))
+    backends = args.backends.split(",")
+    sizes = [int(s) for s in args.sizes.split(",")]
     out: dict[str, dict[str, object]] = {"transfers_per_s": {}, "ceiling_rows_per_s": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.sqlite3"
-        out["transfers_per_s"]["sqlite"] = run_backend("sqlite", url, n, min(single_n, 3000))
-        out["ceiling_rows_per_s"]["sqlite"] = round(ceiling_sqlite(f"{tmp}/bare.sqlite3", n))
+    if "sqlite" in backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.sqlite3"
+            out["transfers_per_s"]["sqlite"] = run_backend(
+                "sqlite", url, n, min(single_n, 3000), sizes
+            )
+            out["ceiling_rows_per_s"]["sqlite"] = round(ceiling_sqlite(f"{tmp}/bare.sqlite3", n))
+    if "postgresql" in backends:
+        run_postgres(out, n, single_n, sizes)
+    for backend in out["transfers_per_s"].values():
+        for k, v in backend.items():  # type: ignore[attr-defined]
+            backend[k] = round(v)  # type: ignore[index]
+    out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "transfers": n}
+    print(json.dumps(out))
+
+
+def run_postgres(
+    out: dict[str, dict[str, object]], n: int, single_n: int, sizes: list[int]
+) -> None:
     admin = psycopg.connect(PG_ADMIN, autocommit=True)
     db = f"cs_bench_{os.getpid()}"
     admin.execute(f'CREATE DATABASE "{db}"')
@@ -178,15 +214,10 @@ def main() -> None:
         assert settings == ("on", "on"), (
             f"PostgreSQL must be durable for this benchmark: {settings}"
         )
-        out["transfers_per_s"]["postgresql"] = run_backend("postgresql", url, n, single_n)
+        out["transfers_per_s"]["postgresql"] = run_backend("postgresql", url, n, single_n, sizes)
         out["ceiling_rows_per_s"]["postgresql"] = round(ceiling_pg(url, n))
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-    for backend in out["transfers_per_s"].values():
-        for k, v in backend.items():  # type: ignore[attr-defined]
-            backend[k] = round(v)  # type: ignore[index]
-    out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "transfers": n}
-    print(json.dumps(out))
 
 
 if __name__ == "__main__":

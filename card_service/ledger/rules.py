@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from card_service.ledger.results import STICKY_FAILURES, Result
 from card_service.ledger.schemas import AccountFlags, TransferFlags, TransferRequest, TransferResult
@@ -24,6 +24,8 @@ DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 EXPIRY_CODE = "hold_expired"
 NS = 1_000_000_000
+OK = Result.OK
+_new = tuple.__new__  # a NamedTuple from a full tuple, without its generated __new__'s call
 
 
 class StoredTransfer(NamedTuple):
@@ -77,6 +79,12 @@ class BatchState:
     failed: dict[uuid.UUID, tuple[StoredTransfer, Result]]
     # pending id -> "posted" | "voided" | "expired"
     resolutions: dict[uuid.UUID, str]
+    # Accounts read without their lock (PostgreSQL, accounts without limits): their balances here
+    # start at 0, so the batch's entries carry balances relative to the account's balance before
+    # the batch, which the write adds once it holds the lock (see store.PostgresStore.write).
+    relative: frozenset[int] = frozenset()
+    # The batch's ids as the database stores them, in request order (SQLite: converted once).
+    id_keys: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -203,7 +211,7 @@ def _plain(req: TransferRequest, ts: int, index: int, state: BatchState, out: Ba
         or not req.id.int
         or dr.currency != cr.currency
         or req.id in state.known
-        or req.id in state.failed
+        or (state.failed and req.id in state.failed)
         or (dr.flags & DMNEC and dr.dpe + dr.dp + amount > dr.cp + dr.floor)
         or (cr.flags & CMNED and cr.cpe + cr.cp + amount > cr.dp + cr.floor)
     ):
@@ -216,7 +224,7 @@ def _plain(req: TransferRequest, ts: int, index: int, state: BatchState, out: Ba
     out.touched.add(dr.id)
     out.touched.add(cr.id)
     state.known[req.id] = stored
-    out.results.append(TransferResult(index, req.id, Result.OK, ts))
+    out.results.append(_new(TransferResult, (index, req.id, OK, ts, False)))
     return True
 
 
@@ -231,10 +239,10 @@ def _stored(
 ) -> StoredTransfer:
     """The row for a transfer just applied to ``dr`` and ``cr`` (so their balances are after it)."""
     timeout = 0 if pending_id is not None else req.timeout_s
-    return StoredTransfer(
+    return _new(StoredTransfer, (
         req.id, dr.id, cr.id, amount, pending_id, req.code, req.user_data, req.flags, timeout,
         expires, ts, dr.cp - dr.dp, cr.cp - cr.dp,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def _remember_failure(

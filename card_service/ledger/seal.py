@@ -10,32 +10,14 @@ one global chain head while their commit is flushed to disk. See docs/decisions/
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from card_service.ledger.rules import StoredTransfer
+from card_service.ledger.digest import content_hash, transfer_bytes
 from card_service.ledger.store import store_for
 
 GENESIS = b"\x00" * 32
-
-
-def transfer_bytes(t: StoredTransfer | tuple[Any, ...]) -> bytes:
-    """The canonical form of one transfer, as hashed at commit and again by verify."""
-    (tid, dr, cr, amount, pending, code, user_data, flags, timeout, expires, ts, drb, crb) = t[:13]
-    return (
-        f"{tid.hex}|{dr}|{cr}|{amount}|{pending.hex if pending else ''}|{code}|"
-        f"{user_data if user_data is not None else ''}|{flags}|{timeout}|"
-        f"{expires if expires is not None else ''}|{ts}|{drb}|{crb}\n"
-    ).encode()
-
-
-def content_hash(transfers: Iterable[StoredTransfer | tuple[Any, ...]]) -> bytes:
-    h = hashlib.sha256()
-    for t in transfers:
-        h.update(transfer_bytes(t))
-    return h.digest()
+__all__ = ["GENESIS", "content_hash", "link", "seal", "transfer_bytes"]
 
 
 def link(previous: bytes, batch_id: int, batch_hash: bytes) -> bytes:

@@ -30,7 +30,6 @@ from card_service.ledger.schemas import (
     TransferRequest,
     TransferResult,
 )
-from card_service.ledger.seal import content_hash
 from card_service.ledger.store import store_for
 
 
@@ -142,7 +141,9 @@ def create_transfers(
     session: Session, requests: Sequence[TransferRequest], *, _expiring: bool = False
 ) -> list[TransferResult]:
     """Decide and record a batch in the caller's transaction: every involved account is locked
-    once, in id order; each account's balance is written once; a result per request.
+    once (accounts with limits first, in id order, then those without, in id order; on PostgreSQL
+    a small batch locks the latter only in its write statement); each account's balance is
+    written once; a result per request.
 
     Raises ConcurrentWrite when another transaction wrote one of these ids at the same moment:
     the transaction is then lost and the whole call may be retried (ids make that safe).
@@ -160,9 +161,18 @@ def create_transfers(
     state, batch_id = store.prepare(conn, ids, hold_ids, account_ids)
     base = rules.first_timestamp(state, now_ns())
     out = rules.apply(list(requests), state, base, expiring=_expiring)
-    if out.transfers or out.failed:
-        store.write(conn, batch_id, base, out, content_hash(out.transfers), state.accounts)
-    return out.results
+    if not (out.transfers or out.failed):
+        return out.results
+    shift = store.write(conn, batch_id, base, out, state)
+    if not shift:
+        return out.results
+    # The write moved the batch later in time, after an entry of an account it locked last.
+    return [
+        r._replace(timestamp=r.timestamp + shift)
+        if r.timestamp is not None and not r.replayed
+        else r
+        for r in out.results
+    ]
 
 
 def create_transfer(session: Session, request: TransferRequest) -> TransferResult:

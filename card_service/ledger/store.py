@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from card_service.ledger.digest import content_hash
 from card_service.ledger.results import LedgerError, Result
 from card_service.ledger.rules import (
     EXPIRY_CODE,
@@ -35,6 +36,7 @@ ACCOUNT_STATE_COLUMNS = (
 )
 CHUNK = 500
 COPY_THRESHOLD = 64
+LIMITS = 3  # AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | CREDITS_MUST_NOT_EXCEED_DEBITS
 
 
 class ConcurrentWrite(LedgerError):
@@ -72,9 +74,9 @@ class Store:
         raise NotImplementedError
 
     def fetch_transfers(
-        self, conn: Any, ids: Iterable[uuid.UUID]
+        self, conn: Any, ids: Iterable[uuid.UUID], keys: list[Any] | None = None
     ) -> dict[uuid.UUID, StoredTransfer]:
-        keys = [self.uid(i) for i in ids]
+        keys = [self.uid(i) for i in ids] if keys is None else keys
         sql = f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id {{IN}}"
         out = {}
         for row in self._in(conn, sql, keys):
@@ -95,9 +97,9 @@ class Store:
         return self.to_id(pid), kind
 
     def fetch_failed(
-        self, conn: Any, ids: Iterable[uuid.UUID]
+        self, conn: Any, ids: Iterable[uuid.UUID], keys: list[Any] | None = None
     ) -> dict[uuid.UUID, tuple[StoredTransfer, Result]]:
-        keys = [self.uid(i) for i in ids]
+        keys = [self.uid(i) for i in ids] if keys is None else keys
         sql = f"SELECT {FAILED_COLUMNS} FROM ledger_failed_transfers WHERE id {{IN}}"
         return dict(map(self._failed, self._in(conn, sql, keys)))
 
@@ -130,15 +132,9 @@ class Store:
         return holds
 
     # -- writes ----------------------------------------------------------------------------
-    def write(
-        self,
-        conn: Any,
-        batch_id: int,
-        ts: int,
-        out: BatchOutput,
-        digest: bytes,
-        accounts: dict[int, AccountState],
-    ) -> None:
+    def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState) -> int:
+        """Record the batch's rows and balances; returns how much later (ns) than ``ts`` the
+        batch's timestamps were written (0 unless the write took a lock on a newer account)."""
         raise NotImplementedError
 
     def _failed_rows(self, out: BatchOutput) -> list[tuple[Any, ...]]:
@@ -230,13 +226,14 @@ class SQLiteStore(Store):
     ) -> tuple[BatchState, int]:
         """As Store.prepare, one query after another (an in-process database: no round trips)."""
         holds = self._holds(conn, hold_ids, account_ids)
-        known = self.fetch_transfers(conn, ids)
+        keys = [i.bytes for i in ids]  # converted once: read twice here, written by write()
+        known = self.fetch_transfers(conn, ids, keys)
         known.update(holds)
-        failed = self.fetch_failed(conn, ids)
+        failed = self.fetch_failed(conn, ids, keys)
         batch_id = self.next_batch_id(conn)
         accounts = self.lock_accounts(conn, sorted(account_ids))
         resolutions = self.fetch_resolutions(conn, hold_ids) if hold_ids else {}
-        return BatchState(accounts, known, failed, resolutions), batch_id
+        return BatchState(accounts, known, failed, resolutions, id_keys=keys), batch_id
 
     def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
         # BEGIN IMMEDIATE already holds the database's write lock for this transaction.
@@ -248,28 +245,26 @@ class SQLiteStore(Store):
             conn.execute("SELECT coalesce(max(id), 0) + 1 FROM ledger_batches").fetchone()[0]
         )
 
-    def write(
-        self,
-        conn: Any,
-        batch_id: int,
-        ts: int,
-        out: BatchOutput,
-        digest: bytes,
-        accounts: dict[int, AccountState],
-    ) -> None:
+    def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState) -> int:
+        accounts = state.accounts
         try:
             if out.transfers:
+                digest = content_hash(out.transfers)
                 conn.execute(
                     "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
                     "seal_key) VALUES (?, ?, ?, ?, ?)",
                     (batch_id, ts, len(out.transfers), digest, batch_id),
                 )
+                # Every request became a transfer, in order: their ids are the batch's, converted.
+                keys = state.id_keys
+                if len(keys) != len(out.transfers):
+                    keys = [t[0].bytes for t in out.transfers]
                 conn.executemany(
                     f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}, batch_id) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     [
                         (
-                            t[0].bytes,
+                            key,
                             t[1],
                             t[2],
                             t[3],
@@ -284,7 +279,7 @@ class SQLiteStore(Store):
                             t[12],
                             batch_id,
                         )
-                        for t in out.transfers
+                        for key, t in zip(keys, out.transfers, strict=True)
                     ],
                 )
             if out.failed:
@@ -305,6 +300,7 @@ class SQLiteStore(Store):
             if "UNIQUE" in str(exc):
                 raise ConcurrentWrite(str(exc)) from exc
             raise
+        return 0
 
     def seal_horizon(self, conn: Any) -> int:
         # One writer at a time: every batch visible now is committed and final.
@@ -337,22 +333,29 @@ class PostgresStore(Store):
         if not hold_ids and len(ids) < COPY_THRESHOLD:
             return self._prepare_small(conn, ids, account_ids)
         holds = self._holds(conn, hold_ids, account_ids)
-        cursors = [conn.cursor() for _ in range(5)]
+        cursors = [conn.cursor() for _ in range(6)]
+        id_array, account_array = _array(ids), _array(sorted(account_ids))
         with conn.pipeline():
             cursors[0].execute(
                 f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::uuid[])",
-                (_array(ids),),
+                (id_array,),
             )
             cursors[1].execute(
                 f"SELECT {FAILED_COLUMNS} FROM ledger_failed_transfers WHERE id = ANY(%s::uuid[])",
-                (_array(ids),),
+                (id_array,),
             )
             cursors[2].execute("SELECT nextval('ledger_batches_id_seq')")
-            # ORDER BY below FOR UPDATE: rows are locked in id order, so batches never deadlock.
+            # ORDER BY below FOR UPDATE: rows are locked in id order, accounts with limits first
+            # and then those without (as a small batch does), so batches never deadlock.
             cursors[3].execute(
                 f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts "
-                "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-                (_array(sorted(account_ids)),),
+                f"WHERE id = ANY(%s::bigint[]) AND flags & {LIMITS} <> 0 ORDER BY id FOR UPDATE",
+                (account_array,),
+            )
+            cursors[5].execute(
+                f"SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts "
+                f"WHERE id = ANY(%s::bigint[]) AND flags & {LIMITS} = 0 ORDER BY id FOR UPDATE",
+                (account_array,),
             )
             if hold_ids:
                 cursors[4].execute(
@@ -365,6 +368,7 @@ class PostgresStore(Store):
         failed = dict(map(self._failed, cursors[1].fetchall()))
         batch_id = int(cursors[2].fetchone()[0])
         accounts = {r[0]: AccountState(*r) for r in cursors[3].fetchall()}
+        accounts.update({r[0]: AccountState(*r) for r in cursors[5].fetchall()})
         resolutions = dict(map(self._resolution, cursors[4].fetchall())) if hold_ids else {}
         return BatchState(accounts, known, failed, resolutions), batch_id
 
@@ -373,54 +377,58 @@ class PostgresStore(Store):
     ) -> tuple[BatchState, int]:
         cur = conn.cursor()
         cur.execute(_PREPARE_SMALL, {"ids": _array(ids), "accounts": _array(sorted(account_ids))})
-        known_rows, failed_rows, batch_id, account_rows = cur.fetchone()
+        known_rows, failed_rows, batch_id, locked_rows, free_rows = cur.fetchone()
         known = {t.id: t for t in map(self._transfer, map(_uuid_first, known_rows))}
         failed = dict(map(self._failed, map(_uuid_first, failed_rows)))
-        accounts = {r[0]: AccountState(*r) for r in account_rows}
-        return BatchState(accounts, known, failed, {}), int(batch_id)
+        accounts = {r[0]: AccountState(*r) for r in locked_rows}
+        # Accounts without limits: read, not locked; their balances count from 0 in this batch.
+        for r in free_rows:
+            accounts[r[0]] = AccountState(r[0], r[1], r[2], r[3], 0, 0, 0, 0, r[8])
+        relative = frozenset(r[0] for r in free_rows)
+        return BatchState(accounts, known, failed, {}, relative), int(batch_id)
 
-    def write(
-        self,
-        conn: Any,
-        batch_id: int,
-        ts: int,
-        out: BatchOutput,
-        digest: bytes,
-        accounts: dict[int, AccountState],
-    ) -> None:
+    def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState) -> int:
+        """Short writes go as one statement, which also locks the accounts without limits, adds
+        their balance before the batch to their entries and their deltas to their row, moves the
+        batch's timestamps after their newest entry, and hashes the batch's rows as written (so
+        their locks are held only for this statement and the commit). COPY takes the long lists.
+        """
         import psycopg
 
         cur = conn.cursor()
         try:
-            # Short writes go as one statement; COPY takes the long lists.
             if max(len(out.transfers), len(out.failed)) < COPY_THRESHOLD:
-                cur.execute(_WRITE_SMALL, self._small_params(batch_id, ts, out, digest, accounts))
-            else:
-                self._write(cur, batch_id, ts, out, digest, accounts)
+                cur.execute(_WRITE_SMALL, self._small_params(batch_id, ts, out, state))
+                return int(cur.fetchone()[0])
+            self._write(cur, batch_id, ts, out, state.accounts)
         except (psycopg.errors.UniqueViolation, IntegrityError) as exc:
             raise ConcurrentWrite(str(exc)) from exc
+        return 0
 
     def _small_params(
-        self,
-        batch_id: int,
-        ts: int,
-        out: BatchOutput,
-        digest: bytes,
-        accounts: dict[int, AccountState],
+        self, batch_id: int, ts: int, out: BatchOutput, state: BatchState
     ) -> dict[str, Any]:
-        transfers: list[Any] = list(zip(*out.transfers, strict=True)) or [()] * 13
-        failed: list[Any] = list(zip(*self._failed_rows(out), strict=True)) or [()] * 11
-        touched = [accounts[i] for i in out.touched]
         params: dict[str, Any] = {"batch": batch_id, "ts": ts, "n": len(out.transfers)}
-        params["digest"] = digest
-        params.update({f"t{i}": _literal(col) for i, col in enumerate(transfers)})
-        params.update({f"f{i}": _literal(col) for i, col in enumerate(failed)})
+        if out.transfers:
+            columns = zip(*out.transfers, strict=True)
+            params.update({f"t{i}": _literal(col) for i, col in enumerate(columns)})
+        else:
+            params.update({f"t{i}": "{}" for i in range(13)})
+        if out.failed:
+            columns = zip(*self._failed_rows(out), strict=True)
+            params.update({f"f{i}": _literal(col) for i, col in enumerate(columns)})
+        else:
+            params.update({f"f{i}": "{}" for i in range(11)})
+        relative = state.relative
+        touched = [state.accounts[i] for i in out.touched]
+        params["rel"] = _array(sorted(relative.intersection(out.touched)))
         params["a_id"] = _array([a.id for a in touched])
         params["a_dp"] = _array([a.dp for a in touched])
         params["a_cp"] = _array([a.cp for a in touched])
         params["a_dpe"] = _array([a.dpe for a in touched])
         params["a_cpe"] = _array([a.cpe for a in touched])
         params["a_ts"] = _array([a.ts_last for a in touched])
+        params["a_rel"] = "{" + ",".join("t" if a.id in relative else "f" for a in touched) + "}"
         return params
 
     def _write(
@@ -429,10 +437,10 @@ class PostgresStore(Store):
         batch_id: int,
         ts: int,
         out: BatchOutput,
-        digest: bytes,
         accounts: dict[int, AccountState],
     ) -> None:
         if out.transfers:
+            digest = content_hash(out.transfers)
             cur.execute(
                 "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
                 "seal_key) VALUES (%s, %s, %s, %s, pg_current_xact_id()::text::bigint)",
@@ -498,7 +506,10 @@ SELECT
   nextval('ledger_batches_id_seq'),
   (SELECT {_json_row(ACCOUNT_STATE_COLUMNS)} FROM (
      SELECT {ACCOUNT_STATE_COLUMNS} FROM ledger_accounts
-     WHERE id = ANY(%(accounts)s::bigint[]) ORDER BY id FOR UPDATE) AS locked)
+     WHERE id = ANY(%(accounts)s::bigint[]) AND flags & {LIMITS} <> 0
+     ORDER BY id FOR UPDATE) AS locked),
+  (SELECT {_json_row(ACCOUNT_STATE_COLUMNS)} FROM ledger_accounts
+    WHERE id = ANY(%(accounts)s::bigint[]) AND flags & {LIMITS} = 0)
 """
 
 
@@ -506,23 +517,57 @@ def _unnest(prefix: str, types: Sequence[str]) -> str:
     return ", ".join(f"%({prefix}{i})s::{t}[]" for i, t in enumerate(types))
 
 
+# One transfer's line of the content hash, exactly as digest.transfer_bytes writes it.
+_LINE = (
+    "replace(r.id::text, '-', '') || '|' || r.dr || '|' || r.cr || '|' || r.amount || '|' || "
+    "coalesce(replace(r.pending::text, '-', ''), '') || '|' || r.code || '|' || "
+    "coalesce(r.ud, '') || '|' || r.flags || '|' || r.timeout || '|' || "
+    "coalesce(r.expires::text, '') || '|' || r.ts || '|' || r.drb || '|' || r.crb || chr(10)"
+)
+
 _WRITE_SMALL = f"""
-WITH batch AS (
+WITH locked AS MATERIALIZED (
+  SELECT id, credits_posted - debits_posted AS balance, timestamp_last
+  FROM ledger_accounts WHERE id = ANY(%(rel)s::bigint[]) ORDER BY id FOR UPDATE
+), shift AS MATERIALIZED (
+  SELECT greatest(0, coalesce(max(timestamp_last), 0) + 1 - %(ts)s) AS s FROM locked
+), rows AS MATERIALIZED (
+  SELECT t.id, t.dr, t.cr, t.amount, t.pending, t.code, t.ud, t.flags, t.timeout,
+    t.expires + shift.s AS expires, t.ts + shift.s AS ts,
+    t.drb + coalesce(d.balance, 0) AS drb, t.crb + coalesce(c.balance, 0) AS crb, t.n
+  FROM unnest({_unnest("t", _TRANSFER_TYPES)}) WITH ORDINALITY
+    AS t(id, dr, cr, amount, pending, code, ud, flags, timeout, expires, ts, drb, crb, n)
+  CROSS JOIN shift
+  LEFT JOIN locked AS d ON d.id = t.dr
+  LEFT JOIN locked AS c ON c.id = t.cr
+), batch AS (
   INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, seal_key)
-  SELECT %(batch)s, %(ts)s, %(n)s, %(digest)s, pg_current_xact_id()::text::bigint
-  WHERE %(n)s > 0
+  SELECT %(batch)s, %(ts)s + shift.s, %(n)s,
+    sha256(convert_to(string_agg({_LINE}, '' ORDER BY r.n), 'UTF8')),
+    pg_current_xact_id()::text::bigint
+  FROM rows AS r CROSS JOIN shift GROUP BY shift.s
 ), transfers AS (
   INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}, batch_id)
-  SELECT *, %(batch)s FROM unnest({_unnest("t", _TRANSFER_TYPES)})
+  SELECT id, dr, cr, amount, pending, code, ud, flags, timeout, expires, ts, drb, crb, %(batch)s
+  FROM rows
 ), failed AS (
   INSERT INTO ledger_failed_transfers ({FAILED_COLUMNS})
   SELECT * FROM unnest({_unnest("f", _FAILED_TYPES)})
+), accounts AS (
+  UPDATE ledger_accounts AS a SET
+    debits_posted = v.dp + CASE WHEN v.rel THEN a.debits_posted ELSE 0 END,
+    credits_posted = v.cp + CASE WHEN v.rel THEN a.credits_posted ELSE 0 END,
+    debits_pending = v.dpe + CASE WHEN v.rel THEN a.debits_pending ELSE 0 END,
+    credits_pending = v.cpe + CASE WHEN v.rel THEN a.credits_pending ELSE 0 END,
+    -- greatest(): an account without limits touched only by a linked chain that failed comes back
+    -- with the timestamp read before its lock, which a newer entry may have passed since.
+    timestamp_last = greatest(a.timestamp_last, v.ts + (SELECT s FROM shift))
+  FROM unnest(%(a_id)s::bigint[], %(a_dp)s::bigint[], %(a_cp)s::bigint[], %(a_dpe)s::bigint[],
+              %(a_cpe)s::bigint[], %(a_ts)s::bigint[], %(a_rel)s::boolean[])
+    AS v(id, dp, cp, dpe, cpe, ts, rel)
+  WHERE a.id = v.id
 )
-UPDATE ledger_accounts AS a SET debits_posted = v.dp, credits_posted = v.cp,
-  debits_pending = v.dpe, credits_pending = v.cpe, timestamp_last = v.ts
-FROM unnest(%(a_id)s::bigint[], %(a_dp)s::bigint[], %(a_cp)s::bigint[], %(a_dpe)s::bigint[],
-            %(a_cpe)s::bigint[], %(a_ts)s::bigint[]) AS v(id, dp, cp, dpe, cpe, ts)
-WHERE a.id = v.id
+SELECT s FROM shift
 """
 
 
