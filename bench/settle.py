@@ -8,9 +8,10 @@ Builds a fresh PostgreSQL database (CARD_SERVICE_TEST_PG's server), seeds holder
 purses, enrols the terminals, then the client processes make the taps as validators would (card-
 less input: the card's MAC over each record) and, once all are ready, upload them in signed
 batches to ``card-service serve`` (uvicorn, ``--workers``) at the same moment. ``taps_per_s`` is
-taps settled / seconds from the first upload to the last answer. Then ``decision_ms_p99``: one
-validator deciding taps one at a time, each journaled with fsync before its answer.
-The last line is JSON.
+taps settled / seconds from the first upload to the last answer; ``cpu_us_per_tap`` splits the
+CPU spent meanwhile between the server, this database's PostgreSQL backends and the clients. Then
+``decision_ms_p99``: one validator deciding taps one at a time, each durable (the journal's tap
+log, fdatasync) before its answer. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -35,12 +36,30 @@ sys.path.insert(0, str(REPO))
 PG = os.environ.get("CARD_SERVICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def _cpu_s(match: Any) -> float:
+    """CPU seconds (user + system) of the processes whose /proc entry satisfies ``match``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if match(int(entry.name), int(fields[1]), cmdline):
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _client(args: tuple[Any, ...]) -> tuple[int, float, float, dict[str, int]]:
+def _client(args: tuple[Any, ...]) -> tuple[int, float, float, dict[str, int], float]:
     """One client process: make its terminals' taps, wait for the start, upload them all."""
     base, terminals, cards, per_terminal, batch, start_at, seed = args
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -78,14 +97,15 @@ def _client(args: tuple[Any, ...]) -> tuple[int, float, float, dict[str, int]]:
     results: dict[str, int] = {}
     while time.time() < start_at:
         time.sleep(0.01)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     for identity, items in uploads:
         client = SyncClient(base, identity, timeout_s=300)
         for at in range(0, len(items), batch):
             for a in client.upload(items[at : at + batch]):
                 key = a["result"] + (":" + a["reason"] if a.get("reason") else "")
                 results[key] = results.get(key, 0) + 1
-    return sum(len(i) for _, i in uploads), t0, time.time(), results
+    cpu = time.process_time() - c0
+    return sum(len(i) for _, i in uploads), t0, time.time(), results, cpu
 
 
 def main() -> None:
@@ -173,6 +193,14 @@ def main() -> None:
         for c in range(args.clients):
             cards = [(k.uid, k.key_version, k.key, [0]) for k in city.cards[c :: args.clients]]
             shares.append((terms[c :: args.clients], cards))
+
+        def server_tree(pid: int, ppid: int, cmd: str) -> bool:
+            return server is not None and server.pid in (pid, ppid)
+
+        def backends(pid: int, ppid: int, cmd: str) -> bool:
+            return cmd.startswith("postgres:") and f" {name} " in cmd
+
+        cpu0 = (_cpu_s(server_tree), _cpu_s(backends))
         start_at = time.time() + 5 + args.taps / 40_000  # time to make the taps first
         with mp.get_context("spawn").Pool(args.clients) as pool:
             out = pool.map(
@@ -180,16 +208,25 @@ def main() -> None:
                 [(f"http://127.0.0.1:{port}", t, c, per_terminal, args.batch, start_at, i)
                  for i, (t, c) in enumerate(shares)],
             )  # fmt: skip
+        cpu1 = (_cpu_s(server_tree), _cpu_s(backends))
         total = sum(o[0] for o in out)
+        client_cpu = sum(o[4] for o in out)
         first, last = min(o[1] for o in out), max(o[2] for o in out)
         results: dict[str, int] = {}
         for o in out:
             for k, v in o[3].items():
                 results[k] = results.get(k, 0) + v
         taps_per_s = total / (last - first)
+        # CPU per tap while uploading (microseconds): where the two cores went.
+        cpu_us = {
+            "server": round((cpu1[0] - cpu0[0]) / total * 1e6, 1),
+            "postgres_backends": round((cpu1[1] - cpu0[1]) / total * 1e6, 1),
+            "clients": round(client_cpu / total * 1e6, 1),
+        }
         print(
             f"settled {total} taps in {last - first:.1f} s: {taps_per_s:,.0f} taps/s; answers {results}"
         )
+        print(f"CPU per tap (us): {cpu_us}; load average {os.getloadavg()}")
         decisions = _decisions(city, tmp, args.decisions)
         print(
             f"decision p50 {statistics.median(decisions):.3f} ms p99 {_pct(decisions, 0.99):.3f} ms"
@@ -197,7 +234,8 @@ def main() -> None:
         print(json.dumps({
             "bench": "settle", "taps": total, "terminals": args.terminals, "clients": args.clients,
             "workers": args.workers, "batch": args.batch, "seconds": round(last - first, 2),
-            "taps_per_s": round(taps_per_s), "answers": results,
+            "taps_per_s": round(taps_per_s), "answers": results, "cpu_us_per_tap": cpu_us,
+            "load_avg_1m": round(os.getloadavg()[0], 2),
             "decision_ms_p50": round(statistics.median(decisions), 3),
             "decision_ms_p99": round(_pct(decisions, 0.99), 3), "cpu_count": os.cpu_count(),
         }))  # fmt: skip
@@ -209,7 +247,7 @@ def main() -> None:
 
 
 def _decisions(city: Any, tmp: Path, n: int) -> list[float]:
-    """One validator, taps one at a time, each journaled (fsync) before its answer."""
+    """One validator, taps one at a time, each durable (tap log, fdatasync) before its answer."""
     from terminals.sync import SyncClient
     from terminals.validator.decide import Validator
     from terminals.validator.journal import Journal

@@ -9,13 +9,13 @@ a refusal by the back office raises ``SyncRefused`` with its problem code.
 from __future__ import annotations
 
 import datetime
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
@@ -99,7 +99,7 @@ class SyncClient:
         self.clock = clock
 
     def _post(self, path: str, doc: Any) -> Any:
-        body = json.dumps(doc, separators=(",", ":")).encode()
+        body = orjson.dumps(doc)
         url = self.base_url + path
         headers = signed_headers(self.identity, "POST", url, body, self.clock())
         try:
@@ -109,8 +109,8 @@ class SyncClient:
         if response.status_code >= 500:
             raise SyncUnavailable(f"back office answered {response.status_code}")
         try:
-            answer = response.json()
-        except ValueError as exc:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise SyncUnavailable("the answer is not JSON") from exc
         if response.status_code >= 400:
             raise SyncRefused(

@@ -2,7 +2,8 @@
 
 ``refresh_purse_denials`` compares each purse's balance with its floor and appends an ``add`` or
 ``remove`` to ``terminals_purse_denials`` when the card's listed state must change. Settlement calls
-it for the purses it debited (and those it could not debit); ``sweep_topped_up``, run before a
+it for the purses it could not debit and those its debits left at or below their floor (found by
+one ``purses_below_floor`` read of the batch's purses); ``sweep_topped_up``, run before a
 snapshot is built, lifts the denial of every listed card whose purse is above its floor again, so a
 top-up reaches validators at their next sync whoever made it.
 """
@@ -19,7 +20,7 @@ from card_service.cards.models import Card
 from card_service.identity.models import Holder
 from card_service.staff.roles import utcnow
 from card_service.terminals.models import PurseDenial
-from card_service.terminals.sql import is_postgres, member_chunks
+from card_service.terminals.sql import array_literal, is_postgres, member_chunks
 
 # A read of the ledger's cached balances (only the ledger writes them).
 _AVAILABLE = text(
@@ -37,7 +38,7 @@ def purses_below_floor(session: Session, purse_ids: Iterable[int]) -> dict[int, 
     ids = sorted(set(purse_ids))
     out: dict[int, bool] = {}
     if is_postgres(session):
-        rows = session.execute(_AVAILABLE_PG, {"ids": ids})
+        rows = session.execute(_AVAILABLE_PG, {"ids": array_literal(ids)})
         return {int(i): int(available) <= 0 for i, available in rows}
     for at in range(0, len(ids), 5000):
         rows = session.execute(_AVAILABLE, {"ids": ids[at : at + 5000]})

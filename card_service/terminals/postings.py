@@ -8,6 +8,7 @@ again after a crash) writes each transfer once. Account codes are shared with th
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from card_service.ledger.results import AccountCodeTaken, Result, UnknownAccount
 from card_service.ledger.schemas import MAX_BATCH, TransferFlags, TransferRequest
 from card_service.ledger.service import create_transfers, find_account, open_account
-from card_service.protocol.terminal_wire import WireTap
+from card_service.terminals.wire import Tap
 
 TAP_NAMESPACE = uuid.UUID("6f1d2c1e-8f0b-5d8e-9a57-2f3c7b1e0a61")
 FARE_CODE = "fare"
@@ -25,8 +26,17 @@ CONCESSION_CODE = "fare_concession"
 CHUNK = MAX_BATCH - 2  # a tap's two legs never straddle two calls
 
 
+_NAMESPACE = TAP_NAMESPACE.bytes
+_VERSION_5 = (5 << 76) | (0x8000 << 48)  # version 5, RFC 4122 variant
+_KEEP = ~((0xF000 << 64) | (0xC000 << 48))
+
+
 def transfer_id(terminal_id: int, seq: int, leg: str) -> uuid.UUID:
-    return uuid.uuid5(TAP_NAMESPACE, f"{terminal_id}:{seq}:{leg}")
+    """``uuid.uuid5(TAP_NAMESPACE, f"{terminal_id}:{seq}:{leg}")``, computed without its
+    intermediate UUID objects (tests/settlement/test_postings.py checks they are equal)."""
+    name = f"{terminal_id}:{seq}:{leg}".encode()
+    digest = hashlib.sha1(_NAMESPACE + name, usedforsecurity=False).digest()  # as uuid5
+    return uuid.UUID(int=(int.from_bytes(digest[:16], "big") & _KEEP) | _VERSION_5)
 
 
 def revenue_code(service: str) -> str:
@@ -58,7 +68,7 @@ KINDS = {"revenue": "service_revenue", "concession": "concession_subsidy"}
 class Charge:
     """One tap to charge: who pays how much."""
 
-    tap: WireTap
+    tap: Tap
     purse_id: int
 
 
@@ -76,8 +86,15 @@ def post(
     owner: list[int] = []  # for each request, the charge it belongs to
     for n, charge in enumerate(charges):
         tap = charge.tap
-        legs = []
         note = f"tap:{terminal_id}:{tap.seq}"
+        if tap.holder_cents and not tap.concession_cents:  # the common case: one leg
+            tid = transfer_id(terminal_id, tap.seq, "purse")
+            requests.append(
+                TransferRequest(tid, charge.purse_id, revenue, tap.holder_cents, FARE_CODE, note)
+            )
+            owner.append(n)
+            continue
+        legs = []
         if tap.holder_cents:
             legs.append(
                 (

@@ -28,15 +28,16 @@ from card_service.ledger.clock import now_ns
 from card_service.ledger.results import Result
 from card_service.protocol.errors import MalformedInput
 from card_service.protocol.settlement import TapCheck
-from card_service.protocol.terminal_wire import VoidSeq, WireTap, parse_item, parse_seq
+from card_service.protocol.terminal_wire import VoidSeq, parse_seq
 from card_service.terminals import enrolment
 from card_service.terminals.checks import TapKeys, check_mac, claim_counters
 from card_service.terminals.counters import DbCounterLedger
-from card_service.terminals.denials import refresh_purse_denials
+from card_service.terminals.denials import purses_below_floor, refresh_purse_denials
 from card_service.terminals.hooks import after_purse_debits
 from card_service.terminals.models import SettledTap
 from card_service.terminals.postings import Charge, post
-from card_service.terminals.sql import copy_rows, member_chunks
+from card_service.terminals.sql import array_literal, copy_rows, is_postgres, member_chunks
+from card_service.terminals.wire import Tap, parse
 
 SETTLED, EXCEPTION, REJECTED, VOID = "settled", "exception", "rejected", "void"
 COLUMNS = (
@@ -73,39 +74,17 @@ class Answer:
 @dataclass(slots=True)
 class _Pending:
     answer: Answer
-    tap: WireTap | VoidSeq | None = None
+    tap: Tap | VoidSeq | None = None
 
 
-def _row(
-    terminal_id: int, answer: Answer, tap: WireTap | VoidSeq | None, ts: int
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "terminal_id": terminal_id,
-        "seq": answer.seq,
-        "outcome": answer.result,
-        "reason": answer.reason,
-        "card_uid": None,
-        "card_counter": None,
-        "tap_time": None,
-        "holder_cents": 0,
-        "concession_cents": 0,
-        "concession_category": None,
-        "service": None,
-        "product": None,
-        "settled_at": ts,
-    }
-    if isinstance(tap, WireTap):
-        row.update(
-            card_uid=tap.uid,
-            card_counter=tap.record.card_counter,
-            tap_time=tap.record.time,
-            holder_cents=tap.holder_cents,
-            concession_cents=tap.concession_cents,
-            concession_category=tap.concession_category,
-            service=tap.service,
-            product=tap.product,
-        )
-    return row
+def _row(terminal_id: int, answer: Answer, tap: Tap | VoidSeq | None, ts: int) -> tuple[Any, ...]:
+    """The stored answer, in the order of COLUMNS."""
+    if isinstance(tap, Tap):
+        return (terminal_id, answer.seq, answer.result, answer.reason, tap.uid, tap.counter,
+                tap.time, tap.holder_cents, tap.concession_cents, tap.concession_category,
+                tap.service, tap.product, ts)  # fmt: skip
+    return (terminal_id, answer.seq, answer.result, answer.reason, None, None, None, 0, 0, None,
+            None, None, ts)  # fmt: skip
 
 
 def _stored(
@@ -122,9 +101,20 @@ def _stored(
     return out
 
 
+_CARDS_PG = (
+    "SELECT c.chip_uid, c.id, h.purse_account_id FROM cards c "
+    "JOIN identity_holders h ON h.id = c.holder_id WHERE c.chip_uid = ANY(%s::varchar[])"
+)
+
+
 def _cards(session: Session, uids: set[bytes]) -> dict[bytes, tuple[int, int | None]]:
     """chip UID -> (card id, purse account id)."""
     hexes = [u.hex().upper() for u in uids]
+    if is_postgres(session) and hexes:  # one row per card of the batch: the driver's tuples
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        rows = raw.execute(_CARDS_PG, (array_literal(hexes),)).fetchall()
+        return {bytes.fromhex(c): (i, p) for c, i, p in rows}
     out = {}
     for cond in member_chunks(session, Card.chip_uid, hexes, String()):
         rows = session.execute(
@@ -171,20 +161,25 @@ def settle_batch(
     pending: list[_Pending] = []
     by_seq: dict[int, _Pending] = {}
     for index, raw in enumerate(items):
-        seq = parse_seq(raw)
+        seq = raw.get("seq") if type(raw) is dict else None
+        if type(seq) is not int or not 0 < seq < 2**32:
+            seq = parse_seq(raw)
         if seq is not None and seq in by_seq:  # the same seq twice in one batch
             pending.append(by_seq[seq])
             continue
         p = _Pending(Answer(index, seq, REJECTED))
         try:
-            p.tap = parse_item(raw)
+            p.tap = parse(raw)
         except MalformedInput as exc:
             p.answer.reason = "malformed_tap"
             p.answer.detail = str(exc)[:120]
         pending.append(p)
         if seq is not None:
             by_seq[seq] = p
-    stored = _stored(session, terminal.id, sorted(by_seq))
+    # One read for both: answers stored before (replays) and the predecessors of this batch's
+    # sequence numbers (gap warnings).
+    wanted = set(by_seq) | {s - 1 for s in by_seq if s > 1}
+    stored = _stored(session, terminal.id, sorted(wanted))
     fresh: list[_Pending] = []
     for seq, p in by_seq.items():
         if seq in stored:
@@ -193,10 +188,10 @@ def settle_batch(
         elif p.tap is not None or p.answer.reason == "malformed_tap":
             fresh.append(p)
     _decide(session, terminal.id, terminal.service, fresh, keys)
-    _gaps(session, terminal.id, fresh)
+    _gaps(fresh, stored)
     ts = now_ns()
     rows = [_row(terminal.id, p.answer, p.tap, ts) for p in fresh]
-    copy_rows(session, SettledTap.__tablename__, COLUMNS, [[r[c] for c in COLUMNS] for r in rows])
+    copy_rows(session, SettledTap.__tablename__, COLUMNS, rows)
     answers: list[Answer] = []
     seen: set[int] = set()
     for p in pending:
@@ -219,9 +214,9 @@ def _decide(
         tap = p.tap
         if isinstance(tap, VoidSeq):
             p.answer.result, p.answer.reason = VOID, tap.reason
-        elif not isinstance(tap, WireTap):
+        elif tap is None:
             continue  # malformed, answered already
-        elif tap.record.terminal_id != terminal_id:
+        elif tap.terminal_id != terminal_id:
             p.answer.reason = "terminal_mismatch"
         elif tap.service != service:
             p.answer.reason = "service_mismatch"
@@ -231,7 +226,7 @@ def _decide(
                 macs_ok.append(p)
             else:
                 p.answer.reason = check.code
-    taps = [p.tap for p in macs_ok if isinstance(p.tap, WireTap)]
+    taps = [p.tap for p in macs_ok if isinstance(p.tap, Tap)]
     claimed = claim_counters(DbCounterLedger(session), taps)
     counted = []
     for p, ok in zip(macs_ok, claimed, strict=True):
@@ -243,18 +238,18 @@ def _decide(
 
 
 def _charge(session: Session, terminal_id: int, service: str, counted: list[_Pending]) -> None:
-    cards = _cards(session, {p.tap.uid for p in counted if isinstance(p.tap, WireTap)})
+    cards = _cards(session, {p.tap.uid for p in counted if isinstance(p.tap, Tap)})
     history = _deny_history(session, {card for card, _ in cards.values()})
     charges: list[Charge] = []
     charged: list[_Pending] = []
     for p in counted:
         tap = p.tap
-        assert isinstance(tap, WireTap)
+        assert isinstance(tap, Tap)
         p.answer.result = EXCEPTION
         card = cards.get(tap.uid)
         if card is None:
             p.answer.reason = "card_unknown"
-        elif _denied_at(history.get(card[0], []), tap.record.time):
+        elif card[0] in history and _denied_at(history[card[0]], tap.time):
             p.answer.reason = "card_blocked"
         elif card[1] is None and tap.holder_cents:
             p.answer.reason = "purse_missing"
@@ -262,29 +257,31 @@ def _charge(session: Session, terminal_id: int, service: str, counted: list[_Pen
             charges.append(Charge(tap, card[1] or 0))
             charged.append(p)
     results = post(session, terminal_id, service, charges)
-    purses = set()
+    debited, refused = set(), set()
     for p, charge, result in zip(charged, charges, results, strict=True):
         if result is Result.OK:
             p.answer.result, p.answer.reason = SETTLED, None
             if charge.tap.holder_cents:
-                purses.add(charge.purse_id)
+                debited.add(charge.purse_id)
         elif result in (Result.EXCEEDS_CREDITS, Result.EXCEEDS_DEBITS):
             p.answer.reason = "purse_below_floor"
-            purses.add(charge.purse_id)  # put (or keep) the card on the deny list
+            refused.add(charge.purse_id)  # put (or keep) the card on the deny list
         else:
             p.answer.reason = str(result.value)[:32]
-    if purses:
-        after_purse_debits(session, sorted(purses))
-        refresh_purse_denials(session, purses)
+    if debited or refused:
+        after_purse_debits(session, sorted(debited | refused))
+        # Only purses now at or below their floor can need a deny-list entry: one read of the
+        # balances (the ledger holds their rows locked, so it is exact), then the full refresh
+        # for those few. A listed card whose purse is above its floor again is lifted by
+        # denials.sweep_topped_up before the next snapshot.
+        below = purses_below_floor(session, debited - refused)
+        refresh_purse_denials(session, refused | {p for p, low in below.items() if low})
 
 
-def _gaps(session: Session, terminal_id: int, fresh: list[_Pending]) -> None:
-    """Warn ``sequence_gap`` on a tap whose predecessor was never uploaded (yet)."""
+def _gaps(fresh: list[_Pending], known: dict[int, Any]) -> None:
+    """Warn ``sequence_gap`` on a tap whose predecessor was never uploaded (yet); ``known``:
+    the answers stored before this batch."""
     seqs = {p.answer.seq for p in fresh if p.answer.seq is not None}
-    if not seqs:
-        return
-    wanted = sorted({s - 1 for s in seqs if s > 1} - seqs)
-    known = set(_stored(session, terminal_id, wanted)) if wanted else set()
     for p in fresh:
         s = p.answer.seq
         if s is not None and s > 1 and s - 1 not in seqs and s - 1 not in known:

@@ -1,7 +1,14 @@
-"""The validator's durable journal (SQLite, WAL, synchronous=FULL: a commit is fsynced).
+"""The validator's durable journal: SQLite (WAL) and, for taps, the tap log (taplog.py).
 
-A tap is committed here before the validator signals accept, and stays until the back office has
-answered it. Rows by sequence number (``taps``): ``ready`` (a MACed tap or a void, its upload body
+A tap is durable before the validator signals accept, and stays until the back office has
+answered it. What the answer waits for is one record appended to the tap log and its
+``fdatasync``; the same taps are then written to SQLite without a sync of their own
+(``synchronous=NORMAL`` for that transaction). The log is replayed into SQLite when the journal
+opens (``meta.log_applied`` says how far SQLite got, in the same transactions), and starts again
+from its beginning only after a synced SQLite commit has made everything in it durable there.
+Every other write (pending torn taps, acknowledgements, snapshots) is a synced SQLite commit
+(``synchronous=FULL``). Checkpoints run when the log starts again and after acknowledgements, not
+on a tap's commit (``wal_autocheckpoint=0``). Rows by sequence number (``taps``): ``ready`` (a MACed tap or a void, its upload body
 in ``body``) or ``pending`` (a torn TAP: the card may or may not have counted it; settled at the
 card's next presentation). ``uses`` keeps each card's recent uses for transfers and caps;
 ``deny`` the synced deny list; ``meta`` the snapshot, cursors and the highest sequence used.
@@ -17,6 +24,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from terminals.validator.taplog import SIZE as LOG_BYTES
+from terminals.validator.taplog import TapLog
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS taps (
@@ -65,18 +75,61 @@ class PendingRow:
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, log_bytes: int = LOG_BYTES) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(SCHEMA)
         self.lock = threading.RLock()
+        self._log = TapLog(path.with_name(path.name + ".taplog"), log_bytes)
+        self._replay()
 
     def close(self) -> None:
         with self.lock:
             self._db.close()
+            self._log.close()
+
+    # -- the tap log -------------------------------------------------------------------------
+    def _replay(self) -> None:
+        """Apply what the log holds beyond ``log_applied``, then start a new generation."""
+        generation = int(self.get("log_generation") or 1)
+        applied = int(self.get("log_applied") or 0)
+        for end, payload in self._log.records(generation):
+            if end > applied:
+                doc = json.loads(payload)
+                with self._tx() as db:
+                    self._apply(db, doc["taps"], doc["resolved"], end)
+        self._restart_log(generation + 1)
+
+    def _restart_log(self, generation: int) -> None:
+        """A synced commit (all earlier unsynced ones become durable with it), a checkpoint, and
+        the log written from its start under a new generation."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [("log_generation", str(generation)), ("log_applied", "0")],
+            )
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._log.start(generation)
+
+    @staticmethod
+    def _apply(
+        db: sqlite3.Connection, taps: list[list[Any]], resolved: list[int], end: int
+    ) -> None:
+        for seq in resolved:
+            db.execute("DELETE FROM taps WHERE seq = ? AND state = 'pending'", (seq,))
+        db.executemany(
+            "INSERT OR REPLACE INTO taps (seq, state, uid, at, body) VALUES (?, 'ready', ?, ?, ?)",
+            [(seq, bytes.fromhex(uid), at, body) for seq, uid, at, body, _ in taps],
+        )
+        db.executemany(
+            "INSERT INTO uses VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(bytes.fromhex(uid), *use) for _, uid, _, _, use in taps if use is not None],
+        )
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('log_applied', ?)", (str(end),))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -98,22 +151,34 @@ class Journal:
 
     # -- taps --------------------------------------------------------------------------------
     def commit_taps(self, taps: Sequence[Journaled], resolved: Iterable[int] = ()) -> None:
-        """Make these taps durable in one transaction (one fsync); ``resolved`` pending rows go."""
-        with self._tx() as db:
-            for seq in resolved:
-                db.execute("DELETE FROM taps WHERE seq = ? AND state = 'pending'", (seq,))
-            db.executemany(
-                "INSERT OR REPLACE INTO taps (seq, state, uid, at, body) VALUES (?, 'ready', ?, ?, ?)",
-                [(t.seq, t.uid, t.at, json.dumps(t.body, separators=(",", ":"))) for t in taps],
-            )
-            db.executemany(
-                "INSERT INTO uses VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (t.uid, u.at, u.service, u.product, u.price, u.holder, u.rule)
-                    for t in taps
-                    if (u := t.use) is not None
-                ],
-            )
+        """Make these taps durable (one log record, one fdatasync); ``resolved`` pending rows go."""
+        rows = [
+            [
+                t.seq,
+                t.uid.hex(),
+                t.at,
+                json.dumps(t.body, separators=(",", ":")),
+                None if (u := t.use) is None else [u.at, u.service, u.product, u.price, u.holder,
+                                                   u.rule],
+            ]
+            for t in taps
+        ]  # fmt: skip
+        gone = list(resolved)
+        payload = json.dumps({"taps": rows, "resolved": gone}, separators=(",", ":")).encode()
+        with self.lock:
+            if not self._log.fits(payload):
+                self._restart_log(self._log.generation + 1)
+            if not self._log.fits(payload):  # bigger than the whole log: one synced commit
+                with self._tx() as db:
+                    self._apply(db, rows, gone, 0)
+                return
+            end = self._log.append(payload)  # durable from here on
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._tx() as db:
+                    self._apply(db, rows, gone, end)
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     def add_pending(self, row: PendingRow) -> None:
         with self._tx() as db:
@@ -173,6 +238,8 @@ class Journal:
             floor = int(self.get("last_acked_seq") or 0)
             if last > floor:
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('last_acked_seq', ?)", (str(last),))
+        with self.lock:  # off the tap path: keep the WAL short
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def counts(self) -> dict[str, int]:
         with self.lock:
