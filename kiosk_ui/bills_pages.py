@@ -164,12 +164,6 @@ def bills_routes(rt: Any, pages: Any) -> APIRouter:
             amount=money(amount, lang_of(request)),
         )
 
-    @router.get("/bills/bank")
-    def bank(request: Request, reference: str = "") -> Response:
-        if (gone := away()) is not None:
-            return gone
-        return lookup(request, clean_reference(reference), t(lang_of(request), "bank_unavailable"))
-
     @router.get("/certificate")
     def certificate_page(request: Request) -> Response:
         if (gone := away()) is not None:

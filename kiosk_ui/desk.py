@@ -65,6 +65,9 @@ class DeskSessions:
             return self._by_cookie.pop(cookie or "", None)
 
 
+NAME_MATCHES_SHOWN = 50  # card_service answers at most this many (identity.names)
+
+
 def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
@@ -137,12 +140,19 @@ def desk_router(station: Any) -> APIRouter:
         return response
 
     @router.get("/find")
-    def find(request: Request, national_id: str = "", card: str = "") -> Response:
+    def find(request: Request, national_id: str = "", card: str = "", name: str = "") -> Response:
         staff = staff_of(request)
         if staff is None:
             return _redirect("/desk/")
         lang = lang_of(request)
         try:
+            if name.strip() and not (card.strip() or national_id.strip()):
+                # The name goes in the request body, never in card_service's access log.
+                matches = client.search_holders(staff.token, name.strip())
+                return page(
+                    request, "desk/search.html", "desk_search", staff, name=name.strip(),
+                    matches=matches, capped=len(matches) >= NAME_MATCHES_SHOWN,
+                )  # fmt: skip
             if card.strip():
                 holder_id = client.card(staff.token, "".join(card.split()))["holder_id"]
             else:
@@ -281,6 +291,43 @@ def desk_router(station: Any) -> APIRouter:
             holder_id,
             lambda s: station.issue(s.token, holder_id, pin, replaces=number),
             "desk_replaced",
+        )
+
+    @router.get("/holders/{holder_id}/history")
+    def holder_history(request: Request, holder_id: str) -> Response:
+        staff = staff_of(request)
+        if staff is None:
+            return _redirect("/desk/")
+        try:
+            events = client.holder_history(staff.token, holder_id)
+        except ServiceUnreachable:
+            return unreachable(request, staff)
+        except ServiceError as exc:
+            return page(request, "desk/search.html", "desk_search", staff, error=exc.detail)
+        return page(
+            request, "desk/audit.html", "desk_audit", staff, target=holder_id, events=events,
+            holder_id=holder_id,
+        )  # fmt: skip
+
+    @router.get("/holders/{holder_id}/export.json")
+    def holder_export(request: Request, holder_id: str) -> Response:
+        """The GDPR export as a file to hand over (card_service records who exported it)."""
+        staff = staff_of(request)
+        if staff is None:
+            return _redirect("/desk/")
+        try:
+            document = client.holder_export(staff.token, holder_id)
+        except ServiceUnreachable:
+            return unreachable(request, staff)
+        except ServiceError as exc:
+            return page(request, "desk/search.html", "desk_search", staff, error=exc.detail)
+        return Response(
+            document,
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="holder-{holder_id}.json"',
+                "Cache-Control": "no-store",
+            },
         )
 
     @router.get("/audit")

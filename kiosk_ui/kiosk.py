@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from kiosk_ui.bills_pages import bills_routes
+from kiosk_ui.card_pages import AMOUNTS, card_routes
 from kiosk_ui.i18n import day, money, t
 from kiosk_ui.render import lang_of, render
 from kiosk_ui.words import describe
@@ -339,9 +340,13 @@ def kiosk_router(rt: Any) -> APIRouter:
             room=room,
             room_text=money(room, lang),
             notes=[(c, money(c, lang)) for c in (500, 1000, 2000, 5000)],
+            card_amounts=[(c, money(c, lang)) for c in AMOUNTS if c <= room],
+            client_id=uuid.uuid4().hex,
             inserted=money(rt.cash.total_cents, lang),
             message=t(lang, message, amount=money(amount, lang)) if message else None,
-            error=t(lang, error, limit=money(limit, lang)) if error else None,
+            error=t(lang, error, limit=money(limit, lang), room=money(room, lang))
+            if error
+            else None,
             receipt=receipt if receipt and receipt in session.documents else None,
         )
 
@@ -357,6 +362,7 @@ def kiosk_router(rt: Any) -> APIRouter:
         return _redirect(f"/kiosk/topup?{key}={outcome}")
 
     router.include_router(bills_routes(rt, pages))
+    router.include_router(card_routes(rt, pages))
 
     @router.post("/demo/card")
     def demo_card(number: str = Form(""), action: str = Form("put")) -> Response:

@@ -24,9 +24,10 @@ from card_service.cards import service as cards
 from card_service.cards.models import Card
 from card_service.db import transaction
 from card_service.demo.data import GIVEN, PERSONAS, POSTCODES, STAFF, STREETS, SURNAMES
+from card_service.identity import names
 from card_service.identity import service as holders
 from card_service.identity.crypto import Keyring
-from card_service.identity.models import DataKey, Holder
+from card_service.identity.models import DataKey, Holder, HolderNameWord
 from card_service.identity.national_id import dni_letter
 from card_service.identity.schemas import Address, Contact, PersonIn
 from card_service.ledger.schemas import AccountFlags, AccountSpec
@@ -99,7 +100,8 @@ def _bulk_batch(
     now = utcnow()
     holder_rows, sealed_by_pseudonym, nid_by_pseudonym = [], {}, {}
     fresh = [(digest, nid) for digest, nid in hashes.items() if digest not in taken]
-    sealed_all = [holders.seal_new(ring, _person(rng, nid)) for _, nid in fresh]
+    people = [_person(rng, nid) for _, nid in fresh]
+    sealed_all = [holders.seal_new(ring, fields) for fields in people]
     # The purses first, in one statement: each holder row then carries its purse's id.
     purse_ids = open_accounts(
         session,
@@ -113,8 +115,12 @@ def _bulk_batch(
             for sealed in sealed_all
         ],
     )
-    for (digest, nid), sealed, purse_id in zip(fresh, sealed_all, purse_ids, strict=True):
+    fields_by_pseudonym = {}
+    for (digest, nid), sealed, fields, purse_id in zip(
+        fresh, sealed_all, people, purse_ids, strict=True
+    ):
         sealed_by_pseudonym[sealed.pseudonym] = sealed
+        fields_by_pseudonym[sealed.pseudonym] = fields
         nid_by_pseudonym[sealed.pseudonym] = nid
         holder_rows.append(
             {
@@ -134,7 +140,7 @@ def _bulk_batch(
         insert(Holder).returning(Holder.id, Holder.pseudonym, sort_by_parameter_order=True),
         holder_rows,
     ).all()
-    key_rows, card_rows = [], []
+    key_rows, card_rows, word_rows = [], [], []
     card_numbers = iter(_fresh_numbers(session, len(ids)))
     expires = cards.expiry(today, 5)
     for holder_id, pseudonym in ids:
@@ -148,6 +154,7 @@ def _bulk_batch(
                 "created_at": now,
             }
         )
+        word_rows += names.rows_for(ring, holder_id, fields_by_pseudonym[pseudonym])
         number = next(card_numbers)
         card_rows.append(
             {
@@ -165,6 +172,7 @@ def _bulk_batch(
             report.sample.append((number, nid_by_pseudonym[pseudonym]))
     session.execute(insert(DataKey), key_rows)
     session.execute(insert(Card), card_rows)
+    session.execute(insert(HolderNameWord), word_rows)
     session.expunge_all()
     return len(ids)
 

@@ -13,7 +13,12 @@
     if (el) { el.textContent = text; }
   }
   function banner(text) { document.getElementById("banner").textContent = text || ""; }
-  function go(url) { if (location.pathname + location.search !== url) { location.assign(url); } }
+  // A page already on its way (a form it submitted, which ends where the session says) is not
+  // sent elsewhere by a pushed event: two navigations at once abort one another.
+  function go(url) {
+    if (body.dataset.leaving) { return; }
+    if (location.pathname + location.search !== url) { location.assign(url); }
+  }
 
   var events = body.dataset.events;
   if (events) {

@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> None:
         help="serve the clerk desk at /desk with this card reader",
     )
     p.add_argument("--desk-reader-prefix", default="Virtual PCD 00 01")
+    p.add_argument(
+        "--stripe-js-url",
+        default="https://js.stripe.com/v3/",
+        help="where the card payment page loads Stripe.js (localstripe: http://HOST:PORT/js.stripe.com/v3/)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         purse_limit_cents=args.purse_limit_cents,
         demo_dir=args.demo_dir,
         identity_path=args.terminal_identity,
+        stripe_js_url=args.stripe_js_url,
     )
     rt = KioskRuntime(config, keys)
     reader = (

@@ -173,6 +173,39 @@ class CardServiceClient:
     def cash_receipt_pdf(self, token: str, topup_id: str) -> bytes:
         return self._request("GET", f"/v1/me/cash-topups/{topup_id}.pdf", token=token).content
 
+    # -- bank-card payments (Stripe's element in the kiosk's browser) ----------------------------
+
+    def start_topup(self, token: str, request_id: str, cents: int) -> dict[str, Any]:
+        """A bank-card top-up: its PaymentIntent's client secret (same request id: same one)."""
+        body = {"request_id": request_id, "amount_cents": cents}
+        result: dict[str, Any] = self._json(
+            "POST", "/v1/me/topups", token=token, json=body, retries=2
+        )
+        return result
+
+    def topup(self, token: str, topup_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/v1/me/topups/{topup_id}", token=token)
+        return result
+
+    def topup_receipt_pdf(self, token: str, topup_id: str) -> bytes:
+        return self._request("GET", f"/v1/me/receipts/topups/{topup_id}.pdf", token=token).content
+
+    def start_bill_card(self, token: str, reference: str, client_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST",
+            f"/v1/me/bills/{reference}/card-payments",
+            token=token,
+            json={"client_id": client_id},
+            retries=2,
+        )
+        return result
+
+    def check_bill_card(self, token: str, reference: str, intent_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"/v1/me/bills/{reference}/card-payments/{intent_id}/check", token=token
+        )
+        return result
+
     def verify_certificate(self, code: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json("GET", "/v1/certificates/verify", params={"code": code})
         return result

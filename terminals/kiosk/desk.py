@@ -44,6 +44,13 @@ class DeskClient(CardServiceClient):
         )
         return result
 
+    def search_holders(self, token: str, name: str) -> list[dict[str, Any]]:
+        """Holders whose name holds every word of ``name`` (in the body: never in a log)."""
+        result: list[dict[str, Any]] = self._json(
+            "POST", "/v1/holders/search", token=token, json={"name": name}
+        )
+        return result
+
     def card(self, token: str, number: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json("GET", f"/v1/cards/{number}", token=token)
         return result
@@ -122,6 +129,15 @@ class DeskClient(CardServiceClient):
             "POST", f"/v1/cards/{number}/replace", token=token, json=body
         )
         return result
+
+    def holder_history(self, token: str, holder_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json(
+            "GET", f"/v1/holders/{holder_id}/history", token=token
+        )
+        return result
+
+    def holder_export(self, token: str, holder_id: str) -> bytes:
+        return self._request("GET", f"/v1/holders/{holder_id}/export", token=token).content
 
     def audit(self, token: str, target: str, limit: int = 50) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._json(

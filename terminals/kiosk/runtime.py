@@ -35,6 +35,8 @@ class KioskConfig:
     network_check_s: float = 3.0
     demo_dir: Path | None = None  # the demo's virtual cards live here (demo reader only)
     identity_path: Path | None = None  # the kiosk's terminal identity: signs every request
+    stripe_js_url: str = "https://js.stripe.com/v3/"  # Stripe.js (localstripe's in tests)
+    card_payment_wait_s: float = 20.0  # how long to wait for Stripe's confirmation to arrive
 
 
 class TopUpUnavailable(Exception):

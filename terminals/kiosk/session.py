@@ -53,6 +53,8 @@ class KioskSession:
         self.notice: Notice | None = None
         self.ended_reason: str | None = None
         self.documents: dict[str, bytes] = {}  # receipts and certificates of this session
+        self.card_payments: dict[str, Any] = {}  # bank-card payments of this session, by op id
+        self._holds: dict[str, threading.Timer] = {}
         self._prefetched: dict[str, tuple[float, Any]] = {}
         self._stop = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="kiosk-idle", daemon=True)
@@ -94,6 +96,7 @@ class KioskSession:
         with self._cond:
             self.card, self.token, self.name = card, None, None
             self.notice, self.ended_reason, self.documents = None, None, {}
+            self.card_payments = {}
             self._prefetched = {}
             self.last_touch = time.monotonic()
         self.hub.publish("card_ready", card=card.masked)
@@ -140,6 +143,40 @@ class KioskSession:
                 self.last_touch = time.monotonic()
                 self._cond.notify_all()
 
+    def hold(self, key: str, timeout_s: float = 90.0) -> None:
+        """An operation that spans requests (the page confirming a bank-card payment with Stripe):
+        ``end`` waits for ``release(key)``, or ``timeout_s`` if the page never reports back."""
+        with self._cond:
+            if self.token is None:
+                raise NoSession("nobody is signed in")
+            if key in self._holds:
+                return
+            timer = threading.Timer(timeout_s, self.release, args=(key,))
+            timer.daemon = True
+            self._holds[key] = timer
+            self.in_flight += 1
+            self.last_touch = time.monotonic()
+        timer.start()
+
+    def release(self, key: str) -> None:
+        with self._cond:
+            timer = self._holds.pop(key, None)
+            if timer is None:
+                return
+            timer.cancel()
+            self.in_flight -= 1
+            self.last_touch = time.monotonic()
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def holding(self, key: str) -> Iterator[str]:
+        """Run one call as part of a held operation (the token even while ``end`` waits)."""
+        with self._cond:
+            if self.token is None or key not in self._holds:
+                raise NoSession("no such operation in flight")
+            token = self.token
+        yield token
+
     def remember(self, notice: Notice) -> None:
         """What to tell the citizen if the session ends before the answer reaches the page."""
         with self._cond:
@@ -148,6 +185,11 @@ class KioskSession:
     def end(self, reason: str, wait_s: float = 30.0) -> None:
         with self._cond:
             self._cond.wait_for(lambda: self.in_flight == 0, timeout=wait_s)
+            # A page that never reported back does not hold the next citizen's session.
+            for timer in self._holds.values():
+                timer.cancel()
+            self.in_flight -= len(self._holds)
+            self._holds = {}
             if self.card is None and self.token is None:
                 return
             token = self.token
@@ -157,6 +199,7 @@ class KioskSession:
             link = self.notice.link if self.notice else None
             kept = {k: v for k, v in self.documents.items() if link and f"/{k}.pdf" in link}
             self.card, self.token, self.name, self.documents = None, None, None, kept
+            self.card_payments = {}
             self._prefetched, self.ended_reason = {}, reason
         if token is not None:
             try:

@@ -1,10 +1,12 @@
 """The whole kiosk, for real: card_service and the kiosk runtime served by uvicorn on loopback
-ports, the reader driver on a real pcscd with vpcd, a personalised virtual card, and the
-card_service test helpers (staff, holders, bills) on the same database."""
+ports, the reader driver on a real pcscd with vpcd, a personalised virtual card, localstripe
+(Stripe's API, its webhooks to card_service, and its Stripe.js for the kiosk's card page), and
+the card_service test helpers (staff, holders, bills) on the same database."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 import time
@@ -33,6 +35,7 @@ from terminals.kiosk.reader import PcscReader
 from terminals.kiosk.runtime import KioskConfig, KioskRuntime
 from terminals.virtual_card.state import CardFile, CardStore
 from tests.api.support import Desk, desk
+from tests.payments.rig import PUBLISHABLE_KEY, SECRET_KEY, LocalStripe
 from tests.terminals.rig import READER, READER_2, Pcscd, VirtualCard, wait_card
 
 PIN = "2468"
@@ -83,6 +86,7 @@ class Stack:
     city: MemoryKeystore
     tmp: Path
     transport: bytes = b""
+    stripe: LocalStripe | None = None
     cards: list[VirtualCard] = field(default_factory=list)
     holder: str = ""
     number: str = ""
@@ -128,18 +132,36 @@ class Stack:
 
 
 @contextmanager
-def kiosk_stack(db_url: str, tmp: Path, pcscd: Pcscd, **kiosk: Any) -> Iterator[Stack]:
+def kiosk_stack(
+    db_url: str, tmp: Path, pcscd: Pcscd, stripe: LocalStripe | None = None, **kiosk: Any
+) -> Iterator[Stack]:
     kiosk_port = free_port()
-    extra = {
+    extra: dict[str, Any] = {
         "keystore_path": tmp / "keystore.json",
         "certificate_verify_url": f"http://127.0.0.1:{kiosk_port}/verify",
     }
+    if stripe is not None:
+        extra |= {
+            "stripe_api_key": SECRET_KEY,
+            "stripe_publishable_key": PUBLISHABLE_KEY,
+            "stripe_webhook_secret": "whsec_" + secrets.token_hex(16),
+            "stripe_api_base": stripe.base,
+            "stripe_timeout_s": 5,
+            "payments_worker_interval_s": 0,
+        }
+        kiosk = {"stripe_js_url": f"{stripe.base}/js.stripe.com/v3/"} | kiosk
     with ExitStack() as stack:
         d = stack.enter_context(desk(db_url, tmp, **extra))
         settings = d.settings
         city = keystore_for(settings)
         service = Served(create_app(settings)).start()
         stack.callback(service.stop)
+        if stripe is not None:
+            stripe.reset()
+            assert settings.stripe_webhook_secret is not None
+            stripe.send_webhooks_to(
+                f"{service.url}/v1/payments/stripe/webhook", settings.stripe_webhook_secret
+            )
         identity = tmp / "kiosk-terminal.json"  # enrolled as the demo seed does
         enrol_demo_kiosk(d.sessions(), identity, KIOSK_TERMINAL)
         kiosk = {"identity_path": identity} | kiosk
@@ -157,7 +179,10 @@ def kiosk_stack(db_url: str, tmp: Path, pcscd: Pcscd, **kiosk: Any) -> Iterator[
         while not runtime.reader_up and time.monotonic() < deadline:
             time.sleep(0.02)
         assert runtime.reader_up, "the kiosk's reader did not come up"
-        s = Stack(d, settings, service, served, runtime, pcscd, city, tmp, transport=transport)
+        s = Stack(
+            d, settings, service, served, runtime, pcscd, city, tmp, transport=transport,
+            stripe=stripe,
+        )  # fmt: skip
         s.holder = d.person()
         s.chip = "04C1D2E3F4A5B6"
         s.number = d.card(s.holder, pin=PIN, chip=s.chip)["number"]

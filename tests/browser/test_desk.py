@@ -1,10 +1,11 @@
 """The clerk desk in a real browser: password + TOTP, register a holder with evidence, issue a
-card personalised in the desk's reader, find by card number and national id, block and replace,
+card personalised in the desk's reader, find by card number, national id and name, block and replace,
 then the new card works at the kiosk; the audit history for an auditor. axe on every screen."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,6 +54,9 @@ def test_register_issue_block_replace(stack: Stack, page: Any, axe: Any, shot: A
     assert page.inner_text("#message") == "Holder registered."
     assert page.inner_text("#holder-name") == "Xuan Llaneza Prendes"
     assert page.inner_text("#evidence").startswith("dni · desk.clerk")
+    # No catalogue is loaded in this city: said plainly instead of an empty category list.
+    assert page.inner_text("#grant-no-catalogue").startswith("No fare catalogue is in force")
+    assert page.locator("#grant-category").count() == 0
     holder_id = page.inner_text("#holder-id")
 
     blank = stack.blank_card("04D1D2D3D4D5D6").insert()
@@ -98,6 +102,25 @@ def test_register_issue_block_replace(stack: Stack, page: Any, axe: Any, shot: A
     page.click("#pin-ok")
     page.wait_for_url("**/kiosk/home")
     assert page.inner_text("h1") == "Hello, Xuan"
+
+
+def test_find_by_name(stack: Stack, page: Any, axe: Any) -> None:
+    desk_login(page, stack, "desk.names", Role.CLERK)
+    page.goto(stack.kiosk.url + "/lang/en?next=/desk/")
+    assert page.locator("#no-match, #matches").count() == 0  # nothing searched yet
+    page.fill("#name", "menendez covadonga")  # no accents, any order, any case
+    page.click("#find-name")
+    rows = page.locator("#matches tbody tr").all_inner_texts()
+    assert len(rows) == 1, rows
+    assert "Covadonga Menéndez Suárez" in rows[0] and stack.number in rows[0]
+    assert "1954" in rows[0]
+    no_violations(axe, page)
+    page.click("#matches a.match")
+    assert page.inner_text("#holder-id") == stack.holder
+    page.click("#desk-search")
+    page.fill("#name", "Covadonga Nadie")
+    page.click("#find-name")
+    assert page.locator("#no-match").count() == 1
 
 
 def test_audit_history_for_an_auditor(stack: Stack, page: Any, axe: Any) -> None:
@@ -154,3 +177,29 @@ def test_entitlement_grant_needs_a_second_person(stack: Stack, page: Any, axe: A
     assert page.inner_text("#message") == "Grant revoked."
     assert "Revoked" in page.inner_text(f"#grant-{grant_id}")
     no_violations(axe, page)
+
+
+def test_holder_history_and_gdpr_export(stack: Stack, page: Any, axe: Any) -> None:
+    page.goto(stack.kiosk.url + "/lang/en?next=/desk/")
+    desk_login(page, stack, "gdpr.clerk", Role.CLERK)
+    page.goto(stack.kiosk.url + f"/desk/holders/{stack.holder}")
+    page.click("#holder-history")
+    rows = page.locator("#audit tbody tr").all_inner_texts()
+    assert "holder.history" in rows[0] and "gdpr.clerk (clerk)" in rows[0]  # this read, first
+    assert any("card.issue" in r for r in rows), rows  # the holder's card's events too
+    assert any("holder.read" in r and "gdpr.clerk" in r for r in rows), rows  # the page's read
+    no_violations(axe, page)
+
+    page.click("#back-holder")
+    with page.expect_download() as got:
+        page.click("#holder-export")
+    download = got.value
+    assert download.suggested_filename == f"holder-{stack.holder}.json"
+    document = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+    assert document["holder"]["personal"]["given_names"] == "Covadonga"
+    assert [c["number"] for c in document["cards"]] == [stack.number]
+    assert any(e["action"] == "holder.export" for e in document["audit_trail"])  # itself audited
+
+    page.click("#holder-history")
+    top = page.locator("#audit tbody tr").all_inner_texts()[:2]
+    assert "holder.history" in top[0] and "holder.export" in top[1] and "gdpr.clerk" in top[1]
