@@ -61,7 +61,7 @@ def main() -> None:
                 )
                 page = browser.new_page()
                 card = stack.card()
-                for _ in range(args.rounds):
+                for n in range(1, args.rounds + 1):
                     page.goto(stack.kiosk.url + "/kiosk/")
                     page.wait_for_function("window.kioskEvents.readyState === 1")
                     card.insert()
@@ -72,6 +72,7 @@ def main() -> None:
                     page.click("#pin-ok")
                     page.wait_for_url("**/kiosk/home")
                     home.append(float(page.evaluate("window.kioskTimings.homeInteractiveMs")))
+                    print(f"round {n}: shown {shown[-1]:.1f} ms, home {home[-1]:.0f} ms", flush=True)
                     card.remove()
                     page.wait_for_url("**/kiosk/?ended=card_removed")
                 browser.close()

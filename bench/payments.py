@@ -11,7 +11,7 @@ the webhook endpoint does. Two figures:
 
 - ``service``: ``webhooks.receive`` with the web service's intake (concurrent deliveries share
   transactions), called by ``--threads`` threads (no HTTP);
-- ``http``: the service under uvicorn in its own process (``card-service serve``), the events
+- ``http``: the service under uvicorn in its own process (``card-service serve --no-access-log``), the events
   POSTed over ``--threads`` keep-alive connections by a light asyncio client. The webhook is
   served by the plain ASGI fast path (card_service/payments/fast_webhook.py). Client and server
   share the machine's cores; the server's own CPU time per event is reported too.
@@ -210,7 +210,7 @@ def run_http(url: str, events: list[tuple[bytes, str]], threads: int) -> tuple[f
         "CARD_SERVICE_PAYMENTS_WORKER_INTERVAL_S": "0",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "card_service.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "card_service.cli", "serve", "--port", str(port), "--no-access-log"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

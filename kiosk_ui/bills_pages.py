@@ -14,9 +14,10 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from kiosk_ui.i18n import day, money, t
+from kiosk_ui.nav import see_other, unless_signed_in
 from kiosk_ui.render import lang_of
 
 BILL_ERRORS = {
@@ -27,16 +28,11 @@ BILL_ERRORS = {
 }
 
 
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
 def clean_reference(raw: str) -> str:
     return "".join(ch for ch in raw.upper() if ch.isalnum() or ch == "-")[:32]
 
 
 def bills_routes(rt: Any, pages: Any) -> APIRouter:
-    from kiosk_ui.kiosk import gone_to
     from terminals.kiosk.client import ServiceError, ServiceUnreachable
     from terminals.kiosk.session import NoSession, Notice
 
@@ -44,9 +40,7 @@ def bills_routes(rt: Any, pages: Any) -> APIRouter:
     session = rt.session
 
     def away() -> Response | None:
-        if not session.signed_in:
-            return _redirect("/kiosk/pin" if session.active else gone_to(session))
-        return None
+        return unless_signed_in(session)
 
     def lookup(request: Request, reference: str = "", error: str | None = None) -> Response:
         return pages.screen(
@@ -74,7 +68,7 @@ def bills_routes(rt: Any, pages: Any) -> APIRouter:
             with session.operation() as token:
                 bill = rt.client.bill(token, ref)
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         except ServiceError as exc:
@@ -130,7 +124,7 @@ def bills_routes(rt: Any, pages: Any) -> APIRouter:
                 with contextlib.suppress(ServiceError, ServiceUnreachable):
                     session.documents[receipt] = rt.client.receipt_pdf(token, receipt)
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         except ServiceError as exc:
@@ -149,7 +143,7 @@ def bills_routes(rt: Any, pages: Any) -> APIRouter:
             if key is None:
                 return pages.failure(request, exc.detail)
             return lookup(request, ref, t(lang, key, reference=ref))
-        return _redirect(f"/kiosk/paid/{receipt}?reference={ref}&amount={paid['amount_cents']}")
+        return see_other(f"/kiosk/paid/{receipt}?reference={ref}&amount={paid['amount_cents']}")
 
     @router.get("/paid/{receipt}")
     def paid(request: Request, receipt: str, reference: str = "", amount: int = 0) -> Response:
@@ -182,7 +176,7 @@ def bills_routes(rt: Any, pages: Any) -> APIRouter:
                 cert = rt.client.residence_certificate(token, client_id[:64])
                 session.documents[cert["serial"]] = rt.client.certificate_pdf(token, cert["serial"])
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         except ServiceError as exc:

@@ -11,10 +11,11 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from kiosk_ui.bills_pages import BILL_ERRORS, clean_reference
 from kiosk_ui.i18n import money, t
+from kiosk_ui.nav import gone_to, see_other, unless_signed_in
 from kiosk_ui.render import lang_of
 
 UNAVAILABLE = {"payments_not_configured", "stripe_unavailable", "stripe_refused"}
@@ -26,12 +27,7 @@ TOPUP_ERRORS = {
 AMOUNTS = (1000, 2000, 5000)
 
 
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
 def card_routes(rt: Any, pages: Any) -> APIRouter:
-    from kiosk_ui.kiosk import gone_to
     from terminals.kiosk import card_payments
     from terminals.kiosk.client import ServiceError, ServiceUnreachable
     from terminals.kiosk.session import NoSession
@@ -40,9 +36,7 @@ def card_routes(rt: Any, pages: Any) -> APIRouter:
     session = rt.session
 
     def away() -> Response | None:
-        if not session.signed_in:
-            return _redirect("/kiosk/pin" if session.active else gone_to(session))
-        return None
+        return unless_signed_in(session)
 
     def pay_page(request: Request, payment: Any) -> Response:
         lang = lang_of(request)
@@ -78,14 +72,14 @@ def card_routes(rt: Any, pages: Any) -> APIRouter:
         try:
             payment = card_payments.start_topup(rt.client, session, client_id[:64], cents)
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         except ServiceError as exc:
             key = "card_unavailable" if exc.code in UNAVAILABLE else TOPUP_ERRORS.get(exc.code)
             if key is None:
                 return pages.failure(request, exc.detail)
-            return _redirect(f"/kiosk/topup?error={key}")
+            return see_other(f"/kiosk/topup?error={key}")
         return pay_page(request, payment)
 
     @router.post("/bills/card")
@@ -99,7 +93,7 @@ def card_routes(rt: Any, pages: Any) -> APIRouter:
         try:
             payment = card_payments.start_bill(rt.client, session, ref, client_id[:64])
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         except ServiceError as exc:
@@ -142,7 +136,7 @@ def card_routes(rt: Any, pages: Any) -> APIRouter:
     def finish(request: Request, op: str, error: str = Form("")) -> Response:
         payment = session.card_payments.get(op)
         if payment is None:
-            return _redirect(gone_to(session) if not session.signed_in else "/kiosk/home")
+            return see_other(gone_to(session) if not session.signed_in else "/kiosk/home")
         try:
             card_payments.settle(
                 rt.client,
@@ -153,10 +147,10 @@ def card_routes(rt: Any, pages: Any) -> APIRouter:
                 rt.config.card_payment_wait_s,
             )
         except NoSession:
-            return _redirect(gone_to(session))
+            return see_other(gone_to(session))
         except ServiceError as exc:
             return pages.failure(request, exc.detail)
-        return _redirect(f"/kiosk/pay/{op}")
+        return see_other(f"/kiosk/pay/{op}")
 
     @router.get("/pay/{op}")
     def outcome(request: Request, op: str) -> Response:
@@ -164,11 +158,11 @@ def card_routes(rt: Any, pages: Any) -> APIRouter:
             return gone
         payment = session.card_payments.get(op)
         if payment is None or not payment.outcome:
-            return _redirect("/kiosk/home")
+            return see_other("/kiosk/home")
         lang = lang_of(request)
         amount = money(payment.amount_cents, lang)
         if payment.outcome == "done" and payment.kind == "bill":
-            return _redirect(
+            return see_other(
                 f"/kiosk/paid/{payment.receipt}?reference={payment.reference}"
                 f"&amount={payment.amount_cents}"
             )

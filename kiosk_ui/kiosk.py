@@ -9,37 +9,21 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from kiosk_ui.bills_pages import bills_routes
 from kiosk_ui.card_pages import AMOUNTS, card_routes
 from kiosk_ui.i18n import day, money, t
+from kiosk_ui.nav import ENDED, gone_to, see_other, unless_signed_in
 from kiosk_ui.render import lang_of, render
 from kiosk_ui.words import describe
 
-ENDED = {
-    "timeout": "ended_timeout",
-    "card_removed": "ended_card_removed",
-    "citizen": "ended_citizen",
-    "card_blocked": "ended_card_blocked",
-    "pin_blocked": "pin_blocked",
-}
 SIGN_IN_ERRORS = {
     "pin_blocked": "pin_blocked",
     "card_state_invalid": "card_blocked",
     "card_expired": "card_expired",
     "card_not_found": "card_not_found",
 }
-
-
-def _redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def gone_to(session: Any) -> str:
-    """Where a page goes once nobody is signed in: the welcome screen, saying why if it can."""
-    reason = session.ended_reason
-    return f"/kiosk/?ended={reason}" if reason in ENDED else "/kiosk/"
 
 
 def attempts_left(detail: str) -> str:
@@ -118,7 +102,7 @@ def kiosk_router(rt: Any) -> APIRouter:
     @router.get("/")
     def welcome(request: Request, ended: str | None = None) -> Response:
         if session.active and not ended:
-            return _redirect("/kiosk/home" if session.signed_in else "/kiosk/pin")
+            return see_other("/kiosk/home" if session.signed_in else "/kiosk/pin")
         lang = lang_of(request)
         notice = session.notice if ended else None
         notice_text = t(lang, notice.key, **notice.params) if notice else None
@@ -151,14 +135,14 @@ def kiosk_router(rt: Any) -> APIRouter:
     @router.post("/end")
     def end() -> Response:
         session.end("citizen")
-        return _redirect("/kiosk/?ended=citizen")
+        return see_other("/kiosk/?ended=citizen")
 
     @router.get("/pin")
     def pin_page(request: Request) -> Response:
         if not session.active:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         if session.signed_in:
-            return _redirect("/kiosk/home")
+            return see_other("/kiosk/home")
         session.touch()
         return pages.screen(request, "kiosk/pin.html", "pin")
 
@@ -168,7 +152,7 @@ def kiosk_router(rt: Any) -> APIRouter:
         try:
             session.sign_in(pin.strip())
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         except ServiceError as exc:
@@ -180,12 +164,10 @@ def kiosk_router(rt: Any) -> APIRouter:
                 return pages.failure(request, exc.detail)
             return pages.screen(request, "kiosk/pin.html", "pin", error=t(lang, key), final=True)
         rt.prefetch_home()
-        return _redirect("/kiosk/home")
+        return see_other("/kiosk/home")
 
     def signed_in_or_away() -> Response | None:
-        if not session.signed_in:
-            return _redirect("/kiosk/pin" if session.active else gone_to(session))
-        return None
+        return unless_signed_in(session)
 
     @router.get("/home")
     def home(request: Request) -> Response:
@@ -200,7 +182,7 @@ def kiosk_router(rt: Any) -> APIRouter:
                 if purse is None:
                     purse = rt.client.balance(token)
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         return pages.screen(
@@ -221,7 +203,7 @@ def kiosk_router(rt: Any) -> APIRouter:
                 rows = rt.client.movements(token, limit=10)
                 purse = rt.client.balance(token)
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         return pages.screen(
@@ -246,13 +228,13 @@ def kiosk_router(rt: Any) -> APIRouter:
             with session.operation() as token:
                 rt.client.block_card(token, reason if reason in ("lost", "stolen") else "lost")
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         except ServiceError as exc:
             return pages.failure(request, exc.detail)
         session.end("card_blocked")
-        return _redirect("/kiosk/?ended=card_blocked")
+        return see_other("/kiosk/?ended=card_blocked")
 
     @router.get("/pin/change")
     def change_pin_page(request: Request) -> Response:
@@ -284,7 +266,7 @@ def kiosk_router(rt: Any) -> APIRouter:
             with session.operation() as token:
                 rt.client.change_pin(token, old_pin, new_pin)
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         except ServiceError as exc:
@@ -292,7 +274,7 @@ def kiosk_router(rt: Any) -> APIRouter:
                 return again("pin_wrong", left=attempts_left(exc.detail))
             if exc.code == "pin_blocked":
                 session.end("pin_blocked")
-                return _redirect("/kiosk/?ended=pin_blocked")
+                return see_other("/kiosk/?ended=pin_blocked")
             if exc.code == "request_invalid":
                 return again("pinchg_format")
             return pages.failure(request, exc.detail)
@@ -324,7 +306,7 @@ def kiosk_router(rt: Any) -> APIRouter:
             with session.operation() as token:
                 purse = rt.client.balance(token)
         except NoSession:
-            return _redirect("/kiosk/")
+            return see_other("/kiosk/")
         except ServiceUnreachable:
             return pages.offline(request)
         limit = rt.config.purse_limit_cents
@@ -357,9 +339,9 @@ def kiosk_router(rt: Any) -> APIRouter:
         outcome, receipt = rt.insert_cash(cents)
         if outcome == "topup_done":
             more = f"&amount={cents}" + (f"&receipt={receipt}" if receipt else "")
-            return _redirect(f"/kiosk/topup?message=topup_done{more}")
+            return see_other(f"/kiosk/topup?message=topup_done{more}")
         key = "message" if outcome == "topup_unavailable" else "error"
-        return _redirect(f"/kiosk/topup?{key}={outcome}")
+        return see_other(f"/kiosk/topup?{key}={outcome}")
 
     router.include_router(bills_routes(rt, pages))
     router.include_router(card_routes(rt, pages))
@@ -368,10 +350,10 @@ def kiosk_router(rt: Any) -> APIRouter:
     def demo_card(number: str = Form(""), action: str = Form("put")) -> Response:
         if action == "take":
             rt.demo_take()
-            return _redirect(gone_to(session))
+            return see_other(gone_to(session))
         else:
             rt.demo_put("".join(number.split()))
-        return _redirect("/kiosk/")
+        return see_other("/kiosk/")
 
     return router
 

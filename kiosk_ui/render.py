@@ -21,6 +21,15 @@ LANG_NAMES = {code: messages(code)["lang_name"] for code in LANGS}
 COOKIE = "lang"
 
 
+def warm_templates() -> int:
+    """Compile every template now, at start, so the first citizen's screens are not slower than
+    the next one's (jinja2 compiles a template on its first use). Returns how many."""
+    names = env.list_templates(extensions=["html"])
+    for name in names:
+        env.get_template(name)
+    return len(names)
+
+
 def lang_of(request: Request) -> str:
     return pick(request.cookies.get(COOKIE))
 

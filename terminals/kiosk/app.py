@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kiosk_ui.kiosk import kiosk_router
 from kiosk_ui.public import public_router
-from kiosk_ui.render import STATIC_DIR, lang_router
+from kiosk_ui.render import STATIC_DIR, lang_router, warm_templates
 from terminals.kiosk.runtime import KioskRuntime
 
 
@@ -23,6 +23,7 @@ def create_kiosk_app(rt: KioskRuntime, reader: Any, desk: Any = None) -> FastAPI
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt.hub.bind(asyncio.get_running_loop())
+        await asyncio.to_thread(warm_templates)
         await asyncio.to_thread(rt.start, reader)
         try:
             yield
