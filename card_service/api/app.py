@@ -15,6 +15,7 @@ from card_service import __version__
 from card_service.api import problems
 from card_service.api.deps import DbSession
 from card_service.api.fast import FastRoutes, FastTable
+from card_service.api.warm import warm_up
 from card_service.config import Settings, get_settings
 from card_service.db import make_engine, make_sessionmaker, transaction
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         task = None
         if settings.ledger_maintenance_interval_s > 0:
             task = asyncio.create_task(_maintenance(app, settings.ledger_maintenance_interval_s))
+        await warm_up(app)
         yield
         if task is not None:
             task.cancel()
