@@ -26,6 +26,7 @@ from card_service.bills.errors import (
     InsufficientBalance,
 )
 from card_service.bills.models import Bill
+from card_service.cards.purse import spendable_online
 from card_service.identity.models import Holder
 from card_service.ledger import service as ledger
 from card_service.ledger.results import AccountCodeTaken, Result, TransferRejected, UnknownAccount
@@ -134,6 +135,10 @@ def pay_from_purse(
         return Payment(bill, replayed=True)
     if holder.purse_account_id is None:
         raise InsufficientBalance("this holder has no purse")
+    if spendable_online(session, holder.purse_account_id) < bill.amount_cents:
+        raise InsufficientBalance(
+            f"the purse holds less than {bill.amount_cents} cents: nothing was charged"
+        )
     tid = transfer_id(bill, client_id)
     request = TransferRequest(
         id=tid,

@@ -30,6 +30,7 @@ from card_service.cards.errors import (
     ChipUidTaken,
 )
 from card_service.cards.models import Card, DenyListChange
+from card_service.cards.purse import OFFLINE_FLOOR_CENTS
 from card_service.cards.schemas import CardOut
 from card_service.identity import service as holders
 from card_service.identity.models import Holder
@@ -59,7 +60,7 @@ def ensure_purse(session: Session, holder: Holder) -> int:
             code=purse_code(holder.pseudonym),
             kind="purse",
             flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-            floor_cents=0,
+            floor_cents=OFFLINE_FLOOR_CENTS,
         )
         holder.purse_account_id = account.id
         session.flush()

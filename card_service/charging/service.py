@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from card_service.cards import service as cards
 from card_service.cards.models import Card
+from card_service.cards.purse import spendable_online
 from card_service.catalogue import service as catalogue
 from card_service.catalogue.errors import from_engine
 from card_service.charging import accounts
@@ -189,7 +190,9 @@ def charge(
     quote = price(session, rules, holder.id, lambda: birth_date(session, ring, holder), req)
     transfers = _transfers(session, holder, quote, cid)
     refusal = None
-    if transfers:
+    if quote.holder_cents > 0 and _short(session, holder, quote.holder_cents):
+        refusal = "insufficient_funds"  # online: the purse's offline allowance is not spent here
+    elif transfers:
         results = create_transfers(session, transfers)
         failed = [r.result for r in results if not r.ok and r.result != Result.LINKED_EVENT_FAILED]
         if failed or not all(r.ok for r in results):
@@ -253,6 +256,11 @@ def _transfers(
             )
         )
     return linked(out)
+
+
+def _short(session: Session, holder: Holder, cents: int) -> bool:
+    assert holder.purse_account_id is not None  # _transfers opened it
+    return spendable_online(session, holder.purse_account_id) < cents
 
 
 def _refusal(result: Result) -> str:

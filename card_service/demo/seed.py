@@ -22,6 +22,7 @@ from card_service.audit.schemas import Actor
 from card_service.cards import luhn
 from card_service.cards import service as cards
 from card_service.cards.models import Card
+from card_service.cards.purse import OFFLINE_FLOOR_CENTS
 from card_service.db import transaction
 from card_service.demo.data import GIVEN, PERSONAS, POSTCODES, STAFF, STREETS, SURNAMES
 from card_service.identity import names
@@ -110,7 +111,7 @@ def _bulk_batch(
                 code=cards.purse_code(sealed.pseudonym),
                 kind="purse",
                 flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-                floor_cents=0,
+                floor_cents=OFFLINE_FLOOR_CENTS,
             )
             for sealed in sealed_all
         ],

@@ -126,7 +126,8 @@ def purse_of(session: Session, holder: Holder) -> dict[str, Any]:
     if holder.purse_account_id is None:
         return {"balance_cents": 0, "available_cents": 0}
     b = ledger.balance(session, holder.purse_account_id)
-    return {"balance_cents": b.balance_cents, "available_cents": b.available_cents}
+    # What the citizen may spend here and now: never the offline allowance below zero.
+    return {"balance_cents": b.balance_cents, "available_cents": b.balance_cents - b.debits_pending}
 
 
 def movements(session: Session, card_id: int | None, limit: int = 50) -> list[dict[str, Any]]:

@@ -1,10 +1,13 @@
-"""Purses at or below their floor put their holder's live card on the validators' deny list.
+"""Purses with nothing left (at or below zero) put their holder's live card on the validators'
+deny list, until a top-up. Taps a validator accepted before it learnt this still settle, down to
+the purse's floor (the offline allowance, ADR 0008), which is why the list does not wait for the
+floor: a purse between zero and its floor would keep riding into exceptions.
 
-``refresh_purse_denials`` compares each purse's balance with its floor and appends an ``add`` or
+``refresh_purse_denials`` compares each purse's balance with zero and appends an ``add`` or
 ``remove`` to ``terminals_purse_denials`` when the card's listed state must change. Settlement calls
-it for the purses it could not debit and those its debits left at or below their floor (found by
+it for the purses it could not debit and those its debits left at or below zero (found by
 one ``purses_below_floor`` read of the batch's purses); ``sweep_topped_up``, run before a
-snapshot is built, lifts the denial of every listed card whose purse is above its floor again, so a
+snapshot is built, lifts the denial of every listed card whose purse is above zero again, so a
 top-up reaches validators at their next sync whoever made it.
 """
 
@@ -24,17 +27,18 @@ from card_service.terminals.sql import array_literal, is_postgres, member_chunks
 
 # A read of the ledger's cached balances (only the ledger writes them).
 _AVAILABLE = text(
-    "SELECT id, credits_posted - debits_posted - debits_pending + coalesce(floor_cents, 0) "
+    "SELECT id, credits_posted - debits_posted - debits_pending "
     "FROM ledger_accounts WHERE id IN :ids"
 ).bindparams(bindparam("ids", expanding=True))
 _AVAILABLE_PG = text(
-    "SELECT id, credits_posted - debits_posted - debits_pending + coalesce(floor_cents, 0) "
+    "SELECT id, credits_posted - debits_posted - debits_pending "
     "FROM ledger_accounts WHERE id = ANY(CAST(:ids AS bigint[]))"
 )
 
 
 def purses_below_floor(session: Session, purse_ids: Iterable[int]) -> dict[int, bool]:
-    """For each purse: is its available balance (posted less holds, plus floor) at or below 0?"""
+    """For each purse: is its balance less holds at or below 0 (nothing left to spend)? The
+    name is older than the offline allowance: it asks about zero, not the floor."""
     ids = sorted(set(purse_ids))
     out: dict[int, bool] = {}
     if is_postgres(session):
@@ -113,7 +117,7 @@ _LISTED = text(
 
 
 def sweep_topped_up(session: Session) -> int:
-    """Take off the purse deny list every card whose purse is above its floor again (a top-up
+    """Take off the purse deny list every card whose purse is above zero again (a top-up
     made anywhere, e.g. by payments, without calling ``refresh_purse_denials``); how many."""
     rows = session.execute(_LISTED_PG if is_postgres(session) else _LISTED).all()
     if not rows:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from card_service.db import transaction
+from card_service.ledger import service as ledger
 from card_service.terminals.models import SettledTap
 from card_service.terminals.reports import totals
 from terminals.sync import SyncUnavailable
@@ -137,8 +138,11 @@ def test_a_top_up_reaches_the_validator_at_the_next_sync(sqlite_url: str, tmp_pa
             validator.decide(card).code == "accepted"
         )  # offline it cannot know the purse is empty
         syncer.upload_all()
-        assert syncer.answers == {"exception": 1}  # purse_below_floor: revenue loss, reported
-        syncer.sync_snapshot()
+        # The ride settles into the purse's offline allowance (below zero, above its floor)...
+        assert syncer.answers == {"settled": 1}
+        with transaction(r.sessions()) as s:
+            assert ledger.balance(s, r.city.purses[card.uid]).balance_cents < 0
+        syncer.sync_snapshot()  # ... and the card, with nothing left, is denied until a top-up
         clock.t += 3600
         assert validator.decide(card).code == "purse_empty"
         with transaction(r.sessions()) as s:

@@ -80,7 +80,7 @@ def test_blocked_unknown_and_empty_cards_are_exceptions_not_dropped(
         assert r.status_code == 200, r.text
         time.sleep(1.1)
         after_block = c.tap(13, lost, 150, seq=2)
-        too_much = c.tap(13, poor, 150, seq=3)
+        too_much = c.tap(13, poor, 700, seq=3)  # 1.00 - 7.00 is past the 5.00 allowance
         answers = _upload(c, bus, [before_block, after_block, too_much])
         assert results(answers) == [
             (1, "settled", None),
@@ -133,15 +133,26 @@ def test_concession_fares_charge_the_budget_and_a_gap_is_named(
         verify_clean(c)
 
 
-def test_a_purse_taken_to_its_floor_goes_on_the_deny_list(sqlite_url: str, tmp_path: Path) -> None:
+def test_offline_taps_take_a_purse_below_zero_down_to_its_floor_and_it_is_deny_listed(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """The validator cannot see the balance: rides taken on 1.00 EUR settle down to the purse's
+    floor (5.00 EUR below zero), the one past it is an exception, and the card is deny-listed
+    (from the moment nothing is left) until a top-up lifts it."""
     with city(sqlite_url, tmp_path) as c:
         bus = c.enrol(16)
-        card = c.card(300)
-        _upload(c, bus, [c.tap(16, card, 150, seq=1), c.tap(16, card, 150, seq=2)])
+        card = c.card(100)
+        rides = [c.tap(16, card, 150, seq=n) for n in range(1, 6)]
+        answers = _upload(c, bus, rides)
+        assert results(answers) == [(n, "settled", None) for n in range(1, 5)] + [
+            (5, "exception", "purse_below_floor")
+        ]
+        assert c.balance(c.purse(card)) == -500 and c.revenue("bus") == 600
         with transaction(c.d.sessions()) as s:
             rows = s.execute(select(PurseDenial.chip_uid, PurseDenial.action)).all()
         assert rows == [(card, "add")]
-        c.top_up(card, 500)
+        verify_clean(c)
+        c.top_up(card, 600)
         from card_service.terminals.denials import refresh_purse_denials
 
         with transaction(c.d.sessions()) as s:
