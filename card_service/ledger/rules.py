@@ -85,6 +85,8 @@ class BatchState:
     relative: frozenset[int] = frozenset()
     # The batch's ids as the database stores them, in request order (SQLite: converted once).
     id_keys: list[Any] = field(default_factory=list)
+    # PostgreSQL, small batches: the caller's plan_cache_mode, put back by the write (see store).
+    restore: str | None = None
 
 
 @dataclass

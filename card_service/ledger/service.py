@@ -162,6 +162,7 @@ def create_transfers(
     base = rules.first_timestamp(state, now_ns())
     out = rules.apply(list(requests), state, base, expiring=_expiring)
     if not (out.transfers or out.failed):
+        store.finish(conn, state)
         return out.results
     shift = store.write(conn, batch_id, base, out, state)
     if not shift:
