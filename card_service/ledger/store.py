@@ -635,4 +635,8 @@ _POSTGRES = PostgresStore()
 
 
 def store_for(session: Session) -> Store:
-    return _POSTGRES if session.get_bind().dialect.name == "postgresql" else _SQLITE
+    return store_for_dialect(session.get_bind().dialect.name)
+
+
+def store_for_dialect(name: str) -> Store:
+    return _POSTGRES if name == "postgresql" else _SQLITE
