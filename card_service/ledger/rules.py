@@ -123,6 +123,19 @@ class _Undo:
             state.resolutions.pop(key, None)
 
 
+def shifted(results: list[TransferResult], shift: int) -> list[TransferResult]:
+    """The results of a batch whose write moved its timestamps ``shift`` ns later (after an
+    entry of an account it locked last: see store.PostgresStore.write)."""
+    if not shift:
+        return results
+    return [
+        r._replace(timestamp=r.timestamp + shift)
+        if r.timestamp is not None and not r.replayed
+        else r
+        for r in results
+    ]
+
+
 def first_timestamp(state: BatchState, now_ns: int) -> int:
     """A batch's first timestamp: after now and after every entry of every account it touches."""
     newest = max((a.ts_last for a in state.accounts.values()), default=0)

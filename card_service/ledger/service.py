@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from card_service.ledger import rules
+from card_service.ledger import alone, rules
 from card_service.ledger.clock import now_ns
 from card_service.ledger.models import Account
 from card_service.ledger.results import (
@@ -31,7 +31,7 @@ from card_service.ledger.schemas import (
     TransferRequest,
     TransferResult,
 )
-from card_service.ledger.store import Store, store_for, store_for_dialect
+from card_service.ledger.store import PostgresStore, Store, store_for, store_for_dialect
 
 
 def open_account(
@@ -167,8 +167,20 @@ def transfer_alone(engine: Engine, request: TransferRequest) -> TransferResult:
     state-dependent), not raised. Raises ConcurrentWrite as ``create_transfers`` does; nothing
     is committed then, and the call may be retried.
     """
+    store = store_for_dialect(engine.dialect.name)
+    if isinstance(store, PostgresStore):
+        pooled = engine.raw_connection()
+        try:
+            conn = pooled.driver_connection
+            if alone.usable(conn, request):
+                with alone.own_transaction(conn):
+                    return alone.transfer(store, conn, request)
+        except BaseException:
+            pooled.invalidate()  # whatever state it is in, it is not given to the next caller
+            raise
+        finally:
+            pooled.close()
     with engine.begin() as connection:
-        store = store_for_dialect(engine.dialect.name)
         raw = connection.connection.driver_connection
         return _create(store, raw, [request], False)[0]
 
@@ -186,16 +198,7 @@ def _create(
     if not (out.transfers or out.failed):
         store.finish(conn, state)
         return out.results
-    shift = store.write(conn, batch_id, base, out, state)
-    if not shift:
-        return out.results
-    # The write moved the batch later in time, after an entry of an account it locked last.
-    return [
-        r._replace(timestamp=r.timestamp + shift)
-        if r.timestamp is not None and not r.replayed
-        else r
-        for r in out.results
-    ]
+    return rules.shifted(out.results, store.write(conn, batch_id, base, out, state))
 
 
 def create_transfer(session: Session, request: TransferRequest) -> TransferResult:

@@ -389,7 +389,11 @@ class PostgresStore(Store):
         cur.execute(_GENERIC_PLANS)  # not pipelined: psycopg's pipeline costs more CPU than a trip
         restore = cur.fetchone()[0]
         cur.execute(_PREPARE_SMALL, {"ids": _array(ids), "accounts": _array(sorted(account_ids))})
-        known_rows, failed_rows, batch_id, locked_rows, free_rows = cur.fetchone()
+        return self.small_state(cur.fetchone(), restore)
+
+    def small_state(self, row: Sequence[Any], restore: str) -> tuple[BatchState, int]:
+        """A small batch's state and id from the one row of _PREPARE_SMALL."""
+        known_rows, failed_rows, batch_id, locked_rows, free_rows = row
         known = {t.id: t for t in map(self._transfer, map(_uuid_first, known_rows))}
         failed = dict(map(self._failed, map(_uuid_first, failed_rows)))
         accounts = {r[0]: AccountState(*r) for r in locked_rows}
@@ -419,14 +423,14 @@ class PostgresStore(Store):
                     cur.execute(_GENERIC_PLANS)
                     state.restore = cur.fetchone()[0]
                 sql = _WRITE_SMALL if out.failed else _WRITE_SMALL_NO_FAILED
-                cur.execute(sql, self._small_params(batch_id, ts, out, state))
+                cur.execute(sql, self.small_params(batch_id, ts, out, state))
                 return int(cur.fetchone()[0])
             self._write(cur, batch_id, ts, out, state.accounts)
         except (psycopg.errors.UniqueViolation, IntegrityError) as exc:
             raise ConcurrentWrite(str(exc)) from exc
         return 0
 
-    def _small_params(
+    def small_params(
         self, batch_id: int, ts: int, out: BatchOutput, state: BatchState
     ) -> dict[str, Any]:
         params: dict[str, Any] = {"batch": batch_id, "ts": ts, "n": len(out.transfers)}

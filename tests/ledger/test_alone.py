@@ -6,13 +6,14 @@ from __future__ import annotations
 import threading
 import uuid
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from card_service.db import make_engine, make_sessionmaker, transaction
 from card_service.ledger import service as ledger
-from card_service.ledger.schemas import AccountFlags, TransferFlags
+from card_service.ledger.schemas import AccountFlags, TransferFlags, TransferRequest
 from card_service.ledger.seal import seal
 from card_service.ledger.verify import verify
 from tests.ledger.helpers import PURSE, balances, count_transfers, open_accounts, post, req, run
@@ -126,4 +127,40 @@ def test_eight_clients_alone_into_one_revenue_account(pg_url):
         seal(s)
     with transaction(sessions) as s:
         assert verify(s).ok
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "user_data",
+    ["it's", "a 'quoted' \\ back\\slash", 'a "double" {brace}, comma', "ñ €uro ✓", "NULL", ""],
+)
+def test_text_arrives_exactly_as_sent_and_the_chain_checks(engine, sessions, accts, user_data):
+    bank, purse, _ = accts
+    sent = req(bank, purse, 100)
+    sent = TransferRequest(sent.id, bank, purse, 100, "top'up", user_data=user_data)
+    assert ledger.transfer_alone(engine, sent).ok
+    assert ledger.transfer_alone(engine, sent).replayed  # the same content, read back
+    with transaction(sessions) as s:
+        entry = ledger.history(s, purse, limit=1)[0]
+        seal(s)
+    assert (entry.code, entry.user_data) == ("top'up", user_data)
+    with transaction(sessions) as s:
+        assert verify(s).ok
+
+
+@pytest.mark.postgres
+def test_a_database_error_rolls_back_and_the_connection_serves_the_next_transfer(pg_url):
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)
+    sessions = make_sessionmaker(engine)
+    bank, purse = open_accounts(sessions, ("bank", NONE, None), ("purse", PURSE, 0))
+    with pytest.raises(psycopg.errors.NumericValueOutOfRange):
+        ledger.transfer_alone(engine, req(bank, purse, 2**70))  # past BIGINT
+    assert count_transfers(sessions) == 0
+    assert ledger.transfer_alone(engine, req(bank, purse, 5)).ok
+    with transaction(sessions) as s:
+        s.execute(text("CREATE TEMPORARY TABLE t (x int)"))
+        s.rollback()  # the pooled connection is back in transactional mode: this undid it
+    with transaction(sessions) as s:
+        assert s.execute(text("SELECT to_regclass('pg_temp.t')")).scalar_one() is None
+    assert balances(sessions, purse) == (0, 5, 0, 0)
     engine.dispose()
