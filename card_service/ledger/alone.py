@@ -67,7 +67,7 @@ def usable(conn: Any, request: TransferRequest) -> bool:
         request.pending_id is None
         and "\x00" not in request.code
         and (request.user_data is None or "\x00" not in request.user_data)
-        and conn.info.parameter_status("standard_conforming_strings") == b"on"
+        and conn.info.parameter_status("standard_conforming_strings") == "on"
     )
 
 

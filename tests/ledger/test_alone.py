@@ -149,6 +149,19 @@ def test_text_arrives_exactly_as_sent_and_the_chain_checks(engine, sessions, acc
 
 
 @pytest.mark.postgres
+def test_on_postgresql_a_transfer_alone_takes_two_round_trips(pg_url):
+    """The two-trip path (ledger/alone.py) is the one taken, not the session path's fallback."""
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)
+    sessions = make_sessionmaker(engine)
+    bank, purse = open_accounts(sessions, ("bank", NONE, None), ("purse", PURSE, 0))
+    assert ledger.transfer_alone(engine, req(bank, purse, 5)).ok
+    with transaction(sessions) as s:
+        names = s.execute(text("SELECT name FROM pg_prepared_statements")).scalars().all()
+    assert "ledger_alone_prepare" in names
+    engine.dispose()
+
+
+@pytest.mark.postgres
 def test_a_database_error_rolls_back_and_the_connection_serves_the_next_transfer(pg_url):
     engine = make_engine(pg_url, pool_size=1, max_overflow=0)
     sessions = make_sessionmaker(engine)
