@@ -20,7 +20,7 @@ import re
 import uuid
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from card_service.ledger import rules
@@ -65,10 +65,14 @@ def usable(conn: Any, request: TransferRequest) -> bool:
     """Whether this request on this connection may take the two-trip path."""
     return (
         request.pending_id is None
-        and "\x00" not in request.code
-        and (request.user_data is None or "\x00" not in request.user_data)
+        and _plain_text(request.code)
+        and (request.user_data is None or _plain_text(request.user_data))
         and conn.info.parameter_status("standard_conforming_strings") == "on"
     )
+
+
+def _plain_text(value: object) -> bool:
+    return isinstance(value, str) and "\x00" not in value
 
 
 @contextmanager
@@ -80,7 +84,9 @@ def own_transaction(conn: Any) -> Iterator[Any]:
         yield conn
     except BaseException:
         if conn.info.transaction_status != 0:  # not idle: begun and not ended
-            conn.execute("ROLLBACK")
+            # On a broken connection this fails too: the caller throws it away (service.py).
+            with suppress(Exception):
+                conn.execute("ROLLBACK")
         raise
     finally:
         conn.autocommit = False
