@@ -170,13 +170,16 @@ def transfer_alone(engine: Engine, request: TransferRequest) -> TransferResult:
     store = store_for_dialect(engine.dialect.name)
     if isinstance(store, PostgresStore):
         pooled = engine.raw_connection()
+        conn: Any = pooled.driver_connection
         try:
-            conn = pooled.driver_connection
             if alone.usable(conn, request):
                 with alone.own_transaction(conn):
                     return alone.transfer(store, conn, request)
         except BaseException:
-            pooled.invalidate()  # whatever state it is in, it is not given to the next caller
+            # Rolled back and idle (a ConcurrentWrite, a refused value): the pool keeps it.
+            # Anything else is not given to the next caller.
+            if conn.closed or conn.autocommit or conn.info.transaction_status != 0:
+                pooled.invalidate()
             raise
         finally:
             pooled.close()

@@ -166,9 +166,13 @@ def test_a_database_error_rolls_back_and_the_connection_serves_the_next_transfer
     engine = make_engine(pg_url, pool_size=1, max_overflow=0)
     sessions = make_sessionmaker(engine)
     bank, purse = open_accounts(sessions, ("bank", NONE, None), ("purse", PURSE, 0))
+    with engine.connect() as c:
+        backend = c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     with pytest.raises(psycopg.errors.NumericValueOutOfRange):
         ledger.transfer_alone(engine, req(bank, purse, 2**70))  # past BIGINT
     assert count_transfers(sessions) == 0
+    with engine.connect() as c:  # rolled back cleanly: the pool kept the same connection
+        assert c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() == backend
     assert ledger.transfer_alone(engine, req(bank, purse, 5)).ok
     with transaction(sessions) as s:
         s.execute(text("CREATE TEMPORARY TABLE t (x int)"))
