@@ -15,6 +15,7 @@ from card_service.db import make_engine, make_sessionmaker, transaction
 from card_service.ledger import service as ledger
 from card_service.ledger.schemas import AccountFlags, TransferFlags, TransferRequest
 from card_service.ledger.seal import seal
+from card_service.ledger.store import ConcurrentWrite
 from card_service.ledger.verify import verify
 from tests.ledger.helpers import PURSE, balances, count_transfers, open_accounts, post, req, run
 
@@ -180,4 +181,37 @@ def test_a_database_error_rolls_back_and_the_connection_serves_the_next_transfer
     with transaction(sessions) as s:
         assert s.execute(text("SELECT to_regclass('pg_temp.t')")).scalar_one() is None
     assert balances(sessions, purse) == (0, 5, 0, 0)
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_same_id_written_at_the_same_moment_is_a_concurrent_write_safe_to_retry(pg_url):
+    engine = make_engine(pg_url, pool_size=2, max_overflow=0)
+    sessions = make_sessionmaker(engine)
+    bank, purse, other = open_accounts(
+        sessions, ("bank", NONE, None), ("purse", PURSE, 0), ("other", PURSE, 0)
+    )
+    first = req(bank, purse, 100)
+    same_id_elsewhere = TransferRequest(first.id, bank, other, 100, "test")
+    outcome: list[object] = []
+    holder = sessions()
+    ledger.create_transfers(holder, [same_id_elsewhere])  # written, not committed yet
+
+    def client() -> None:
+        try:
+            outcome.append(ledger.transfer_alone(engine, first))
+        except ConcurrentWrite as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    thread.join(timeout=1.0)  # it waits on the unique index for the other transaction
+    holder.commit()
+    holder.close()
+    thread.join()
+    assert isinstance(outcome[0], ConcurrentWrite)
+    retry = ledger.transfer_alone(engine, first)  # the stored answer: another content, same id
+    assert retry.result.value == "exists_with_different_credit_account_id"
+    assert balances(sessions, purse) == (0, 0, 0, 0)
+    assert balances(sessions, other) == (0, 100, 0, 0)
     engine.dispose()
