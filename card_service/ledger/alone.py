@@ -2,7 +2,7 @@
 
 The session path costs five: psycopg's BEGIN (it waits for the answer), the plan setting, the
 prepare, the write and the COMMIT; on a loaded machine each trip costs both processes a wake-up
-and a few system calls, more than the statements themselves. Here the connection is taken in
+and a few system calls (perf: about a quarter of the server's CPU per transfer). Here the connection is taken in
 autocommit mode and the transaction is driven by hand: ``BEGIN; SET LOCAL ...; EXECUTE prepare``
 in one simple-protocol message, then the rules in Python, then ``EXECUTE write; COMMIT`` in
 another. Both statements are the small-batch statements of store.py, prepared once per
@@ -11,7 +11,8 @@ the same literals the session path sends as parameters, quoted as SQL string lit
 
 Used only for plain requests (no hold to post or void), on a server with
 standard_conforming_strings on (the default) and for text without NUL characters, so that
-quoting is doubling single quotes and nothing else; anything else takes the session path.
+quoting is doubling single quotes and nothing else; anything else takes the ordinary path
+(create_transfers' statements, in a Core transaction).
 """
 
 from __future__ import annotations
