@@ -85,6 +85,8 @@ class BatchState:
     relative: frozenset[int] = frozenset()
     # The batch's ids as the database stores them, in request order (SQLite: converted once).
     id_keys: list[Any] = field(default_factory=list)
+    # PostgreSQL, small batches: the caller's plan_cache_mode, put back by the write (see store).
+    restore: str | None = None
 
 
 @dataclass
@@ -119,6 +121,19 @@ class _Undo:
             state.known.pop(key, None)
         for key in self.resolutions:
             state.resolutions.pop(key, None)
+
+
+def shifted(results: list[TransferResult], shift: int) -> list[TransferResult]:
+    """The results of a batch whose write moved its timestamps ``shift`` ns later (after an
+    entry of an account it locked last: see store.PostgresStore.write)."""
+    if not shift:
+        return results
+    return [
+        r._replace(timestamp=r.timestamp + shift)
+        if r.timestamp is not None and not r.replayed
+        else r
+        for r in results
+    ]
 
 
 def first_timestamp(state: BatchState, now_ns: int) -> int:

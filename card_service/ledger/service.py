@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from card_service.ledger import rules
+from card_service.ledger import alone, rules
 from card_service.ledger.clock import now_ns
 from card_service.ledger.models import Account
 from card_service.ledger.results import (
@@ -30,7 +31,7 @@ from card_service.ledger.schemas import (
     TransferRequest,
     TransferResult,
 )
-from card_service.ledger.store import store_for
+from card_service.ledger.store import PostgresStore, Store, store_for, store_for_dialect
 
 
 def open_account(
@@ -153,26 +154,54 @@ def create_transfers(
     if len(requests) > MAX_BATCH:
         raise BatchTooLarge(f"at most {MAX_BATCH} transfers per call, got {len(requests)}")
     store = store_for(session)
-    conn = store.raw(session)
+    return _create(store, store.raw(session), requests, _expiring)
+
+
+def transfer_alone(engine: Engine, request: TransferRequest) -> TransferResult:
+    """One transfer in a database transaction of its own, committed before this returns: for a
+    caller that has nothing else to write with it (a single fare, a single top-up).
+
+    The same rules, results, errors and chain as ``create_transfers``, on a pooled connection
+    without an ORM session, which costs a single transfer about as much client CPU as the
+    ledger's own work. A failed transfer is returned (and kept, when its failure is
+    state-dependent), not raised. Raises ConcurrentWrite as ``create_transfers`` does; nothing
+    is committed then, and the call may be retried.
+    """
+    store = store_for_dialect(engine.dialect.name)
+    if isinstance(store, PostgresStore):
+        pooled = engine.raw_connection()
+        conn: Any = pooled.driver_connection
+        try:
+            if alone.usable(conn, request):
+                with alone.own_transaction(conn):
+                    return alone.transfer(store, conn, request)
+        except BaseException:
+            # Rolled back and idle (a ConcurrentWrite, a refused value): the pool keeps it.
+            # Anything else is not given to the next caller.
+            if conn.closed or conn.autocommit or conn.info.transaction_status != 0:
+                pooled.invalidate()
+            raise
+        finally:
+            pooled.close()
+    with engine.begin() as connection:
+        raw = connection.connection.driver_connection
+        return _create(store, raw, [request], False)[0]
+
+
+def _create(
+    store: Store, conn: Any, requests: Sequence[TransferRequest], expiring: bool
+) -> list[TransferResult]:
     ids = [r.id for r in requests]
     hold_ids = {r.pending_id for r in requests if r.pending_id is not None}
     account_ids = {r.debit_account_id for r in requests} | {r.credit_account_id for r in requests}
     account_ids.discard(0)
     state, batch_id = store.prepare(conn, ids, hold_ids, account_ids)
     base = rules.first_timestamp(state, now_ns())
-    out = rules.apply(list(requests), state, base, expiring=_expiring)
+    out = rules.apply(list(requests), state, base, expiring=expiring)
     if not (out.transfers or out.failed):
+        store.finish(conn, state)
         return out.results
-    shift = store.write(conn, batch_id, base, out, state)
-    if not shift:
-        return out.results
-    # The write moved the batch later in time, after an entry of an account it locked last.
-    return [
-        r._replace(timestamp=r.timestamp + shift)
-        if r.timestamp is not None and not r.replayed
-        else r
-        for r in out.results
-    ]
+    return rules.shifted(out.results, store.write(conn, batch_id, base, out, state))
 
 
 def create_transfer(session: Session, request: TransferRequest) -> TransferResult:

@@ -1,5 +1,6 @@
 """Random sequences of transfers, holds, posts, voids, expiries, linked chains and retries, run
-against the real ledger and a deliberately simple model of it; after every step the balances and
+against the real ledger (single requests through create_transfers or transfer_alone) and a
+deliberately simple model of it; after every step the balances and
 results agree, and at the end ``verify`` is clean."""
 
 from __future__ import annotations
@@ -123,10 +124,15 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         self.sent: list[tuple[TransferRequest, ...]] = []  # whole calls, as clients retry them
 
-    def submit(self, *requests: TransferRequest) -> None:
+    def submit(self, *requests: TransferRequest, alone: bool = False) -> None:
+        """One call; ``alone``: a single request through ledger.transfer_alone instead."""
         now = clock.now_ns()
-        with transaction(self.sessions) as s:
-            results = ledger.create_transfers(s, list(requests))
+        if alone:
+            assert len(requests) == 1
+            results = [ledger.transfer_alone(self.sessions.kw["bind"], requests[0])]
+        else:
+            with transaction(self.sessions) as s:
+                results = ledger.create_transfers(s, list(requests))
         if len(requests) == 1:
             expected = [self.model.decide(requests[0], now)]
         else:  # a linked chain: the model applies it to a copy first
@@ -159,16 +165,22 @@ class LedgerMachine(RuleBasedStateMachine):
         cr = data.draw(st.sampled_from([a for a in (*self.purses, self.rev) if a != dr]))
         return dr, cr
 
-    @rule(data=st.data(), amount=st.integers(1, 400))
-    def transfer(self, data: st.DataObject, amount: int) -> None:
+    @rule(data=st.data(), amount=st.integers(1, 400), alone=st.booleans())
+    def transfer(self, data: st.DataObject, amount: int, alone: bool) -> None:
         dr, cr = self.account(data)
-        self.submit(TransferRequest(uuid.uuid4(), dr, cr, amount, "t"))
+        self.submit(TransferRequest(uuid.uuid4(), dr, cr, amount, "t"), alone=alone)
 
-    @rule(data=st.data(), amount=st.integers(1, 300), timeout=st.sampled_from([0, 5]))
-    def hold(self, data: st.DataObject, amount: int, timeout: int) -> None:
+    @rule(
+        data=st.data(),
+        amount=st.integers(1, 300),
+        timeout=st.sampled_from([0, 5]),
+        alone=st.booleans(),
+    )
+    def hold(self, data: st.DataObject, amount: int, timeout: int, alone: bool) -> None:
         dr, cr = self.account(data)
         self.submit(
-            TransferRequest(uuid.uuid4(), dr, cr, amount, "h", flags=PENDING, timeout_s=timeout)
+            TransferRequest(uuid.uuid4(), dr, cr, amount, "h", flags=PENDING, timeout_s=timeout),
+            alone=alone,
         )
 
     @precondition(lambda self: self.model.holds)
@@ -205,10 +217,11 @@ class LedgerMachine(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self.sent)
-    @rule(data=st.data())
-    def retry_same_id(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), alone=st.booleans())
+    def retry_same_id(self, data: st.DataObject, alone: bool) -> None:
         # A retry of a call gives the same answers for decided ids and moves no money twice.
-        self.submit(*data.draw(st.sampled_from(self.sent)))
+        call = data.draw(st.sampled_from(self.sent))
+        self.submit(*call, alone=alone and len(call) == 1)
 
     @invariant()
     def balances_match(self) -> None:
