@@ -134,14 +134,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+APPS = {
+    "app": "card_service.api.app:create_app",  # what `card-service serve` runs today
+    "fast-first": "card_service.api.fast:create_served_app",  # fast routes before FastAPI's layers
+}
+
+
+def serve(url: str, port: int, workers: int, app: str = "app") -> subprocess.Popen[bytes]:
     env = os.environ | {
         "CARD_SERVICE_DATABASE_URL": url,
         "CARD_SERVICE_PII_KEYRING_PATH": str(KEYRING),
         "CARD_SERVICE_LEDGER_MAINTENANCE_INTERVAL_S": "5",
     }
     cmd = [
-        sys.executable, "-m", "uvicorn", "card_service.api.app:create_app", "--factory",
+        sys.executable, "-m", "uvicorn", APPS[app], "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
         "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
@@ -338,6 +344,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--loaders", type=int, default=2, help="load processes")
     ap.add_argument("--connections", type=int, default=16, help="connections per load process")
+    ap.add_argument("--app", choices=sorted(APPS), default="app",
+                    help="app: the FastAPI app (as serve runs it); fast-first: the fast routes "
+                    "in front of FastAPI's layers (api/fast.py before_fastapi)")  # fmt: skip
     args = ap.parse_args()
 
     default_file = OUT / f"service-api-{args.holders}.sqlite3"
@@ -349,7 +358,7 @@ def main() -> None:
     client_id, secret, cards, load_s = prepare(url, args.holders, args.reuse)
     auth = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     port = free_port()
-    proc = serve(url, port, args.workers)
+    proc = serve(url, port, args.workers, args.app)
     ctx = mp.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
     readies = [ctx.Event() for _ in range(args.loaders)]
@@ -406,6 +415,7 @@ def main() -> None:
         "load_s": round(load_s, 1),
         "seconds": args.seconds,
         "server_workers": args.workers,
+        "app": args.app,
         "load_processes": args.loaders,
         "connections": args.loaders * args.connections,
         "requests_per_s": round(len(both) / args.seconds, 1),
