@@ -8,6 +8,12 @@ named errors turned into the same RFC 9457 problem JSON as everywhere else (api/
 Every other path falls through to FastAPI unchanged, and the OpenAPI page still documents the
 FastAPI version of each fast route, which stays as the reference implementation.
 
+Installed with ``app.add_middleware`` (api/app.py) the fast routes sit inside FastAPI's own outer
+layers (its telemetry check, Starlette's ServerErrorMiddleware, the body-limit middleware): about
+10% of a service-API question's CPU. ``before_fastapi(app)`` gives the server the same routes in
+front of those layers instead (``uvicorn --factory card_service.api.fast:create_served_app``);
+the app sets no body limit, and an unexpected error still becomes the server's 500.
+
 A handler is ``async def handler(request: FastRequest) -> FastResponse | None``; it reaches the
 app's settings, engine and sessionmaker through ``request.state``. A handler that returns None
 declines the request (a path under its prefix that it does not serve, say): FastAPI then gets it,
@@ -92,10 +98,12 @@ class FastRoutes:
         app: ASGIApp,
         exact: dict[tuple[str, str], Handler],
         prefixes: list[tuple[str, str, Handler]],
+        state: Any = None,
     ) -> None:
         self.app = app
         self.exact = exact
         self.prefixes = prefixes
+        self.state = state  # the app's state when in front of it; else the scope's app's
 
     def _find(self, method: str, path: str) -> tuple[Handler, str] | None:
         handler = self.exact.get((method, path))
@@ -107,7 +115,11 @@ class FastRoutes:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = self._find(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        found = (
+            self._find(scope["method"], scope["path"])
+            if scope["type"] == "http" and DECLINED not in scope
+            else None
+        )
         if found is None:
             await self.app(scope, receive, send)
             return
@@ -125,7 +137,7 @@ class FastRoutes:
             scope.get("query_string", b""),
             {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
             body,
-            scope["app"].state,
+            self.state if self.state is not None else scope["app"].state,
             params,
         )
         try:
@@ -133,6 +145,7 @@ class FastRoutes:
         except DomainError as err:
             response = problem_response(err)
         if response is None:
+            scope[DECLINED] = True  # a second FastRoutes further in does not ask again
             await self.app(scope, _replay(body, receive), send)
             return
         await send(
@@ -147,6 +160,26 @@ class FastRoutes:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
+
+
+DECLINED = "card_service.fast_declined"
+
+
+def before_fastapi(app: Any) -> Any:
+    """``app`` (from api/app.py's create_app) with its fast routes served in front of FastAPI's
+    outer layers; what to give the server. The routes stay registered inside too, so the app
+    alone (tests, TestClient) serves them as before."""
+    for m in app.user_middleware:
+        if m.cls is FastRoutes:
+            return FastRoutes(app, m.kwargs["exact"], m.kwargs["prefixes"], state=app.state)
+    return app
+
+
+def create_served_app() -> Any:
+    """For ``uvicorn --factory card_service.api.fast:create_served_app``."""
+    from card_service.api.app import create_app
+
+    return before_fastapi(create_app())
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

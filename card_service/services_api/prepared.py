@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import Engine, Insert, Select, Update
 from sqlalchemy.engine.interfaces import Dialect
 
 Processor = Callable[[Any], Any] | None
@@ -36,9 +36,10 @@ class Rows(list[tuple[Any, ...]]):
 
 
 class Prepared:
-    """One SELECT compiled for one dialect, with its bind and result processors."""
+    """One statement compiled for one dialect, with its bind and result processors (a SELECT
+    here; the audit sink's writer prepares its INSERT and UPDATE the same way)."""
 
-    def __init__(self, stmt: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, stmt: Select[*tuple[Any, ...]] | Insert | Update, dialect: Dialect) -> None:
         compiled = stmt.compile(dialect=dialect)
         self.sql = compiled.string
         self.positional = compiled.positional

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,6 +22,7 @@ from card_service.protocol.fees import FareRules
 MAX_AGE_S = 1.0
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, FareRules]] = {}
+_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
 def _cached(key: str, load: Callable[[], FareRules]) -> FareRules:
@@ -44,4 +46,7 @@ def rules_of(engine: Engine, reads: sessionmaker[Session], now: datetime) -> Far
         with reads() as session:
             return in_force(session, now)
 
-    return _cached(str(engine.url), load)
+    key = _keys.get(engine)
+    if key is None:
+        key = _keys[engine] = str(engine.url)  # rendering a URL costs more than the lookup
+    return _cached(key, load)

@@ -111,7 +111,7 @@ def runtime_of(state: Any) -> Runtime:
                 Verifier(reads, settings.services_client_cache_s, limiter),
                 limiter,
                 AuditSink(
-                    state.sessionmaker,
+                    state.engine,
                     settings.services_audit_wait_s,
                     settings.services_audit_linger_ms / 1000,
                 ),

@@ -219,3 +219,33 @@ def test_no_answer_leaves_when_its_audit_record_cannot_be_written(
                 conn.execute(text(sql))
         engine.dispose()
     assert c.call("GET", f"/cards/{card}/entitlements/senior").status_code == 200
+
+
+def test_in_front_of_fastapi_the_fast_routes_answer_the_same(both: dict[str, Any]) -> None:
+    """``before_fastapi`` (what the server may run): the same answers and records as the app
+    with its fast routes inside; declined requests and other paths still reach FastAPI."""
+    from fastapi.testclient import TestClient
+
+    from card_service.api.app import create_app
+    from card_service.api.fast import FastRoutes, before_fastapi
+    from tests.services_api.test_policy_matrix import OWN_PRODUCT
+
+    fast, card = both["fast"], both["card"]
+    served = before_fastapi(create_app(fast.settings))
+    assert isinstance(served, FastRoutes)
+    c: Client = both["clients"]["bus"]
+    with TestClient(served) as client:
+        front = Desk(client, fast.settings)
+        for name, what, kw in _questions(card, OWN_PRODUCT["bus"]):
+            before = len(service_events(fast, c.client_id))
+            a = _ask(c, front, what, kw)
+            a_records = _record(fast, c.client_id, before)
+            before = len(service_events(fast, c.client_id))
+            b = _ask(c, fast, what, kw)
+            b_records = _record(fast, c.client_id, before)
+            assert (a.status_code, a.json()) == (b.status_code, b.json()), name
+            assert a_records == b_records, name
+        token = fast.citizen(card)
+        r = client.get(f"/v1/services/cards/{card}/entitlements/senior", headers=token)
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden"), r.text
+        assert client.get("/healthz").status_code == 200
