@@ -120,7 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
         app.state.engine.dispose()
 
-    app = FastAPI(title="Citizen card service", version=__version__, lifespan=lifespan)
+    on = settings.telemetry
+    app = FastAPI(
+        title="Citizen card service",
+        version=__version__,
+        lifespan=lifespan,
+        telemetry={"tracing": on, "metrics": on, "logs": on},
+    )
     app.state.settings = settings
     app.state.engine = make_engine(settings.database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)

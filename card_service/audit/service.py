@@ -106,18 +106,13 @@ class PendingEvent:
     outcome: str = "ok"
 
 
-def record_many(session: Session, events: Sequence[PendingEvent]) -> int:
-    """Append many events with one lock of the head and one insert (the service API's queries)."""
-    if not events:
-        return 0
-    head = session.execute(
-        select(AuditHead.position, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-    ).one()
-    position, prev = head.position, head.hash
+def chain_rows(position: int, prev: bytes, events: Sequence[PendingEvent]) -> list[dict[str, Any]]:
+    """The rows of ``events`` chained after the head (``position``, ``prev``): what
+    ``record_many`` inserts, and the service API's audit writer too (one row format)."""
     rows = []
     for e in events:
         position += 1
-        row = {
+        row: dict[str, Any] = {
             "position": position,
             "at": e.at,
             "actor_kind": e.actor.kind,
@@ -132,6 +127,18 @@ def record_many(session: Session, events: Sequence[PendingEvent]) -> int:
         }
         row["hash"] = prev = _digest(prev, [row[k] for k in _FIELD_NAMES])
         rows.append(row)
+    return rows
+
+
+def record_many(session: Session, events: Sequence[PendingEvent]) -> int:
+    """Append many events with one lock of the head and one insert (the service API's queries)."""
+    if not events:
+        return 0
+    head = session.execute(
+        select(AuditHead.position, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    rows = chain_rows(head.position, head.hash, events)
+    position, prev = rows[-1]["position"], rows[-1]["hash"]
     session.execute(insert(AuditEvent), rows)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(position=position, hash=prev))
     return len(rows)

@@ -7,9 +7,8 @@ the same three statements, so they are compiled once per dialect here (``prepare
 and run straight on the driver: lock and read the chain's head, insert the group in one
 ``executemany``, move the head. The same group costs about 0.2-0.35 ms.
 
-The rows are the trail's own: ``chain_rows`` fills and hashes them exactly as ``record_many``
-does, with the audit module's digest and field order, so ``audit.service.verify`` checks them as
-any other (tests/services_api/test_audit_writer.py writes through both and verifies the chain).
+The rows are the trail's own: ``audit.service.chain_rows`` fills and hashes them, as it does for
+``record_many``, so ``audit.service.verify`` checks them as any other (tests/services_api/test_audit_writer.py writes through both and verifies the chain).
 SQLite: ``BEGIN IMMEDIATE`` as every writer there. PostgreSQL: the head row ``FOR UPDATE``.
 """
 
@@ -21,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, insert, select, update
 
 from card_service.audit.models import AuditEvent, AuditHead
-from card_service.audit.service import _FIELD_NAMES, PendingEvent, _digest
+from card_service.audit.service import PendingEvent, chain_rows
 from card_service.services_api.prepared import Prepared
 
 _READ_HEAD = (
@@ -36,29 +35,6 @@ _MOVE_HEAD = (
     .values(position=bindparam("new_position"), hash=bindparam("new_hash"))
 )
 HEAD_ID = 1
-
-
-def chain_rows(position: int, prev: bytes, events: Sequence[PendingEvent]) -> list[dict[str, Any]]:
-    """The rows of ``events`` after the head (``position``, ``prev``), as record_many makes them."""
-    rows = []
-    for e in events:
-        position += 1
-        row: dict[str, Any] = {
-            "position": position,
-            "at": e.at,
-            "actor_kind": e.actor.kind,
-            "actor": e.actor.id[:64],
-            "role": e.actor.role,
-            "action": e.action,
-            "target": e.target[:96],
-            "outcome": e.outcome,
-            "reason": e.reason[:256] if e.reason else None,
-            "request_id": e.actor.request_id,
-            "prev_hash": prev,
-        }
-        row["hash"] = prev = _digest(prev, [row[k] for k in _FIELD_NAMES])
-        rows.append(row)
-    return rows
 
 
 class AuditWriter:
