@@ -8,7 +8,8 @@ and run straight on the driver: lock and read the chain's head, insert the group
 ``executemany``, move the head. The same group costs about 0.2-0.35 ms.
 
 The rows are the trail's own: ``audit.service.chain_rows`` fills and hashes them, as it does for
-``record_many``, so ``audit.service.verify`` checks them as any other (tests/services_api/test_audit_writer.py writes through both and verifies the chain).
+``record_many``, so ``audit.service.verify`` checks them as any other
+(tests/services_api/test_audit_writer.py writes through both and verifies the chain).
 SQLite: ``BEGIN IMMEDIATE`` as every writer there. PostgreSQL: the head row ``FOR UPDATE``.
 """
 
