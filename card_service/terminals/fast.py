@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from card_service.api.fast import FastRequest, FastResponse, FastTable
 from card_service.terminals.endpoints import tap_keys
 from card_service.terminals.errors import BatchMalformed
-from card_service.terminals.settlement import settle_batch
+from card_service.terminals.settlement import answers_json, settle_batch
 from card_service.terminals.signatures import Message, verify_request
 
 table = FastTable()
@@ -49,7 +49,7 @@ def _settle(request: FastRequest) -> bytes:
         raise
     finally:
         session.close()
-    return orjson.dumps({"terminal_id": terminal.id, "answers": [a.to_json() for a in answers]})
+    return answers_json(terminal.id, answers)
 
 
 @table.route("POST", TAPS_PATH)

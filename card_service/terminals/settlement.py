@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,22 @@ class Answer:
         if self.detail:
             out["detail"] = self.detail
         return out
+
+
+_PLAIN = {r: f',"result":"{r}"}}' for r in (SETTLED, EXCEPTION, REJECTED, VOID)}
+
+
+def answers_json(terminal_id: int, answers: Sequence[Answer]) -> bytes:
+    """``{"terminal_id": ..., "answers": [a.to_json() ...]}`` as orjson writes it; the usual
+    answer (a sequence number and a result, nothing else) written without a dict per tap."""
+    parts = []
+    for a in answers:
+        plain = _PLAIN.get(a.result)
+        if plain and a.seq is not None and not (a.reason or a.replayed or a.warning or a.detail):
+            parts.append(f'{{"seq":{a.seq}{plain}')
+        else:
+            parts.append(orjson.dumps(a.to_json()).decode())
+    return f'{{"terminal_id":{terminal_id},"answers":[{",".join(parts)}]}}'.encode()
 
 
 @dataclass(slots=True)
