@@ -27,6 +27,7 @@ _REFUSED_PG = text(
     "SELECT u, c, :ts FROM t ON CONFLICT DO NOTHING RETURNING card_uid, counter) "
     "SELECT u, c FROM t EXCEPT ALL SELECT card_uid, counter FROM ins"
 )
+_COPY_PG = "COPY terminals_settled_counters (card_uid, counter, settled_at) FROM STDIN"
 _SQLITE_ROWS = 3000  # 3 parameters a row, below SQLite's 32,766 variables
 
 
@@ -54,6 +55,31 @@ class DbCounterLedger:
         unique = list(dict.fromkeys(claims))
         return set(unique) - self.refuse_many(unique)
 
+    def _copy_all(self, unique: list[tuple[bytes, int]], ts: int) -> bool:
+        """PostgreSQL, the usual batch (no counter seen before): COPY every claim, in a
+        savepoint. A counter claimed before (or by a settlement still in flight, which COPY
+        waits for) fails the COPY with a unique violation: the savepoint is rolled back and
+        False returned, for ``_REFUSED_PG`` to sort the batch out pair by pair. COPY costs
+        PostgreSQL about a third of an INSERT ... ON CONFLICT with its per-row speculative
+        insertion."""
+        import psycopg
+
+        raw = self.session.connection().connection.driver_connection
+        assert raw is not None
+        data = "".join([f"\\\\x{u.hex()}\t{c}\t{ts}\n" for u, c in unique])  # COPY text
+        cur = raw.cursor()
+        # A savepoint in the caller's transaction (begun by this statement if need be: never a
+        # transaction of its own, which would commit the claims without their settlement).
+        cur.execute("SAVEPOINT counter_claims")
+        try:
+            with cur.copy(_COPY_PG) as copy:
+                copy.write(data)
+        except psycopg.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT counter_claims")
+            return False
+        cur.execute("RELEASE SAVEPOINT counter_claims")
+        return True
+
     def refuse_many(self, claims: Sequence[tuple[bytes, int]]) -> set[tuple[bytes, int]]:
         """Claim many (uid, counter) pairs in one statement; the pairs that were NOT new
         (claimed before). A pair listed twice is claimed once (and not refused)."""
@@ -62,6 +88,8 @@ class DbCounterLedger:
         ts = now_ns()
         if self.session.get_bind().dialect.name == "postgresql":
             unique = list(dict.fromkeys(claims))
+            if self._copy_all(unique, ts):
+                return set()
             rows = self.session.execute(
                 _REFUSED_PG,
                 {
