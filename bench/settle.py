@@ -8,7 +8,8 @@ Builds a fresh PostgreSQL database (CARD_SERVICE_TEST_PG's server), seeds holder
 purses, enrols the terminals, then the client processes make the taps as validators would (card-
 less input: the card's MAC over each record) and write each batch's JSON body, as a validator's
 journal holds its taps when it uploads; once all are ready, they upload them in signed batches to
-the app (uvicorn, ``--workers``) at the same moment. Only the uploads are timed: signing each
+the app (uvicorn, ``--workers``; each worker's start-up objects frozen, ``gc.freeze``, as
+``card-service serve`` does: ``--no-freeze`` to compare) at the same moment. Only the uploads are timed: signing each
 request (RFC 9421), sending it over HTTP, settling it on PostgreSQL, reading the answers. ``taps_per_s`` is
 taps settled / seconds from the first upload to the last answer; ``cpu_us_per_tap`` splits the
 CPU spent meanwhile between the server, this database's PostgreSQL backends and the clients. Then
@@ -55,6 +56,20 @@ def _cpu_s(match: Any) -> float:
         if match(int(entry.name), int(fields[1]), cmdline):
             total += int(fields[11]) + int(fields[12])
     return total / tick
+
+
+def served_app() -> Any:
+    """The app as ``card-service serve`` starts it: what start-up built is frozen out of the
+    cyclic collector's reach (``gc.freeze``), since it lives as long as the process. Uvicorn
+    imports this in each of its ``--workers`` (an option ``serve`` does not have)."""
+    import gc
+
+    from card_service.api.app import create_app
+
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -104,7 +119,9 @@ def _client(args: tuple[Any, ...]) -> tuple[int, float, float, dict[str, int], f
         # What a validator's journal holds when it uploads: each batch's taps, made and MACed
         # by the cards, written as the upload's JSON body. Only signing the request, sending it
         # and reading the answers are timed.
-        bodies = [orjson.dumps({"taps": items[at : at + batch]}) for at in range(0, len(items), batch)]
+        bodies = [
+            orjson.dumps({"taps": items[at : at + batch]}) for at in range(0, len(items), batch)
+        ]
         uploads.append((SyncClient(base, identity, http=http), bodies, len(items)))
     signed_headers(uploads[0][0].identity, "POST", base, b"{}", time.time())  # warm imports
     results: Counter[str] = Counter()
@@ -129,6 +146,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--decisions", type=int, default=2000)
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="serve create_app as is (no gc.freeze)"
+    )
     args = parser.parse_args()
 
     import psycopg
@@ -186,8 +206,9 @@ def main() -> None:
             for t in city.terminals
         ]
         port = 18800
+        factory = "card_service.api.app:create_app" if args.no_freeze else "bench.settle:served_app"
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "card_service.api.app:create_app",
+            [sys.executable, "-m", "uvicorn", "--factory", factory,
              "--port", str(port), "--workers", str(args.workers), "--log-level", "warning"],
             env=env, cwd=REPO,
         )  # fmt: skip
@@ -245,7 +266,7 @@ def main() -> None:
         )
         print(json.dumps({
             "bench": "settle", "taps": total, "terminals": args.terminals, "clients": args.clients,
-            "workers": args.workers, "batch": args.batch, "seconds": round(last - first, 2),
+            "workers": args.workers, "batch": args.batch, "gc_freeze": not args.no_freeze, "seconds": round(last - first, 2),
             "taps_per_s": round(taps_per_s), "answers": results, "cpu_us_per_tap": cpu_us,
             "load_avg_1m": round(os.getloadavg()[0], 2),
             "decision_ms_p50": round(statistics.median(decisions), 3),
