@@ -3,7 +3,8 @@
 The same route as ``POST /v1/terminal/taps`` in endpoints.py (which stays the documented reference):
 signature check, one database transaction committed before the answer, an answer per tap. What
 it saves per 5,000-tap batch is FastAPI's encoding of 5,000 answer dicts (``jsonable_encoder``) and
-the standard library's JSON: orjson parses the body and writes the answers.
+the standard library's JSON: orjson parses the body, and the answers are written by
+``settlement.answers_json`` (the usual one as text, no dict per tap).
 """
 
 from __future__ import annotations
