@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import stripe
-from sqlalchemy import select
+from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, cast, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import NullType
 
 from card_service.audit import service as audit
 from card_service.audit.schemas import Actor
@@ -191,18 +193,27 @@ def after_purse_debit(
 HOOK_CHUNK = 500
 
 
+def _purse_in(session: Session, ids: list[int]) -> list[ColumnElement[bool]]:
+    """``purse_account_id IN ids``: on PostgreSQL one array parameter, sent as a literal (a
+    statement with thousands of placeholders costs the driver more to convert than to run)."""
+    if session.get_bind().dialect.name == "postgresql":
+        literal = bindparam(None, "{" + ",".join(map(str, ids)) + "}", type_=NullType())
+        return [Holder.purse_account_id == any_(cast(literal, ARRAY(BigInteger())))] if ids else []
+    column = Holder.purse_account_id
+    return [column.in_(ids[at : at + HOOK_CHUNK]) for at in range(0, len(ids), HOOK_CHUNK)]
+
+
 def after_purse_debits(session: Session, purse_account_ids: Sequence[int]) -> None:
     """Settlement's hook (card_service/terminals/hooks.py), once per settled batch with the
     purses it debited: one query finds the few of them with auto top-up on; each of those below
     its threshold gets ``after_purse_debit`` with the purse's total debits as the trigger. A batch
     sent again debits nothing new, so it names the same trigger and queues nothing new."""
     ids = list(purse_account_ids)
-    for start in range(0, len(ids), HOOK_CHUNK):
-        chunk = ids[start : start + HOOK_CHUNK]
+    for cond in _purse_in(session, ids):
         purses = session.scalars(
             select(Holder.purse_account_id)
             .join(AutoTopUp, AutoTopUp.holder_id == Holder.id)
-            .where(Holder.purse_account_id.in_(chunk), AutoTopUp.enabled.is_(True))
+            .where(cond, AutoTopUp.enabled.is_(True))
         ).all()
         for purse in purses:
             if purse is None:

@@ -3,7 +3,7 @@
 Per tap the card key is re-derived from the master key (AN10922) and the record's MAC checked;
 derived tap keys are cached per (key version, UID), since a city's cards tap again and again, as
 a keyed CMAC context that each check copies (the AES key schedule is done once per card).
-Counters are then claimed for the whole batch in one statement (``DbCounterLedger.claim_many``).
+Counters are then claimed for the whole batch in one statement (``DbCounterLedger.refuse_many``).
 """
 
 from __future__ import annotations
@@ -67,9 +67,11 @@ def claim_counters(counters: DbCounterLedger, taps: Sequence[Tap]) -> list[bool]
     """For each tap (in order), whether its (UID, counter) was claimed by it; the first of two
     equal pairs in one batch wins."""
     pairs = [(t.uid, t.counter) for t in taps]
-    claimed = counters.claim_many(pairs)
+    refused = counters.refuse_many(pairs)
+    if not refused and len(set(pairs)) == len(pairs):
+        return [True] * len(pairs)  # the usual batch: every counter new, none twice
     out = []
     for pair in pairs:
-        out.append(pair in claimed)
-        claimed.discard(pair)
+        out.append(pair not in refused)
+        refused.add(pair)  # a second tap with this pair is a replay
     return out

@@ -15,10 +15,11 @@ The terminal's row is locked first, so two uploads of one terminal settle one af
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Session
 
@@ -55,6 +56,8 @@ class Answer:
     replayed: bool = False
     warning: str | None = None
     detail: str | None = None
+    # The parsed item while it is settled (one object per tap, not two): not part of the answer.
+    tap: Tap | VoidSeq | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"seq": self.seq, "result": self.result}
@@ -71,10 +74,20 @@ class Answer:
         return out
 
 
-@dataclass(slots=True)
-class _Pending:
-    answer: Answer
-    tap: Tap | VoidSeq | None = None
+_PLAIN = {r: f',"result":"{r}"}}' for r in (SETTLED, EXCEPTION, REJECTED, VOID)}
+
+
+def answers_json(terminal_id: int, answers: Sequence[Answer]) -> bytes:
+    """``{"terminal_id": ..., "answers": [a.to_json() ...]}`` as orjson writes it; the usual
+    answer (a sequence number and a result, nothing else) written without a dict per tap."""
+    parts = []
+    for a in answers:
+        plain = _PLAIN.get(a.result)
+        if plain and a.seq is not None and not (a.reason or a.replayed or a.warning or a.detail):
+            parts.append(f'{{"seq":{a.seq}{plain}')
+        else:
+            parts.append(orjson.dumps(a.to_json()).decode())
+    return f'{{"terminal_id":{terminal_id},"answers":[{",".join(parts)}]}}'.encode()
 
 
 def _row(terminal_id: int, answer: Answer, tap: Tap | VoidSeq | None, ts: int) -> tuple[Any, ...]:
@@ -91,6 +104,17 @@ def _stored(
     session: Session, terminal_id: int, seqs: Sequence[int]
 ) -> dict[int, tuple[str, str | None]]:
     out = {}
+    if seqs and seqs[-1] - seqs[0] < 2 * len(seqs):
+        # The usual batch: consecutive numbers. One range of the primary key, filtered here,
+        # instead of a lookup per number (``seqs`` is sorted).
+        wanted = set(seqs)
+        rows = session.execute(
+            select(SettledTap.seq, SettledTap.outcome, SettledTap.reason).where(
+                SettledTap.terminal_id == terminal_id,
+                SettledTap.seq.between(seqs[0], seqs[-1]),
+            )
+        )
+        return {int(s): (o, r) for s, o, r in rows if int(s) in wanted}
     for cond in member_chunks(session, SettledTap.seq, seqs, BigInteger()):
         rows = session.execute(
             select(SettledTap.seq, SettledTap.outcome, SettledTap.reason).where(
@@ -158,8 +182,8 @@ def settle_batch(
 ) -> list[Answer]:
     """Settle one uploaded batch in the caller's transaction; an answer per item, in order."""
     terminal = enrolment.get(session, terminal_id, lock=True)
-    pending: list[_Pending] = []
-    by_seq: dict[int, _Pending] = {}
+    pending: list[Answer] = []
+    by_seq: dict[int, Answer] = {}
     for index, raw in enumerate(items):
         seq = raw.get("seq") if type(raw) is dict else None
         if type(seq) is not int or not 0 < seq < 2**32:
@@ -167,12 +191,12 @@ def settle_batch(
         if seq is not None and seq in by_seq:  # the same seq twice in one batch
             pending.append(by_seq[seq])
             continue
-        p = _Pending(Answer(index, seq, REJECTED))
+        p = Answer(index, seq, REJECTED)
         try:
             p.tap = parse(raw)
         except MalformedInput as exc:
-            p.answer.reason = "malformed_tap"
-            p.answer.detail = str(exc)[:120]
+            p.reason = "malformed_tap"
+            p.detail = str(exc)[:120]
         pending.append(p)
         if seq is not None:
             by_seq[seq] = p
@@ -180,52 +204,50 @@ def settle_batch(
     # sequence numbers (gap warnings).
     wanted = set(by_seq) | {s - 1 for s in by_seq if s > 1}
     stored = _stored(session, terminal.id, sorted(wanted))
-    fresh: list[_Pending] = []
+    fresh: list[Answer] = []
     for seq, p in by_seq.items():
         if seq in stored:
-            p.answer.result, p.answer.reason = stored[seq]
-            p.answer.replayed, p.answer.detail = True, None
-        elif p.tap is not None or p.answer.reason == "malformed_tap":
+            p.result, p.reason = stored[seq]
+            p.replayed, p.detail = True, None
+        elif p.tap is not None or p.reason == "malformed_tap":
             fresh.append(p)
     _decide(session, terminal.id, terminal.service, fresh, keys)
     _gaps(fresh, stored)
     ts = now_ns()
-    rows = [_row(terminal.id, p.answer, p.tap, ts) for p in fresh]
+    rows = [_row(terminal.id, p, p.tap, ts) for p in fresh]
     copy_rows(session, SettledTap.__tablename__, COLUMNS, rows)
     answers: list[Answer] = []
     seen: set[int] = set()
     for p in pending:
         if id(p) in seen:
-            answers.append(
-                Answer(len(answers), p.answer.seq, p.answer.result, p.answer.reason, True)
-            )
+            answers.append(Answer(len(answers), p.seq, p.result, p.reason, True))
         else:
             seen.add(id(p))
-            p.answer.index = len(answers)
-            answers.append(p.answer)
+            p.index = len(answers)
+            answers.append(p)
     return answers
 
 
 def _decide(
-    session: Session, terminal_id: int, service: str, fresh: list[_Pending], keys: TapKeys
+    session: Session, terminal_id: int, service: str, fresh: list[Answer], keys: TapKeys
 ) -> None:
-    macs_ok: list[_Pending] = []
+    macs_ok: list[Answer] = []
     for p in fresh:
         tap = p.tap
         if isinstance(tap, VoidSeq):
-            p.answer.result, p.answer.reason = VOID, tap.reason
+            p.result, p.reason = VOID, tap.reason
         elif tap is None:
             continue  # malformed, answered already
         elif tap.terminal_id != terminal_id:
-            p.answer.reason = "terminal_mismatch"
+            p.reason = "terminal_mismatch"
         elif tap.service != service:
-            p.answer.reason = "service_mismatch"
+            p.reason = "service_mismatch"
         else:
             check = check_mac(tap, keys)
             if check is TapCheck.ACCEPTED:
                 macs_ok.append(p)
             else:
-                p.answer.reason = check.code
+                p.reason = check.code
     taps = [p.tap for p in macs_ok if isinstance(p.tap, Tap)]
     claimed = claim_counters(DbCounterLedger(session), taps)
     counted = []
@@ -233,26 +255,26 @@ def _decide(
         if ok:
             counted.append(p)
         else:
-            p.answer.reason = TapCheck.COUNTER_REPLAYED.code
+            p.reason = TapCheck.COUNTER_REPLAYED.code
     _charge(session, terminal_id, service, counted)
 
 
-def _charge(session: Session, terminal_id: int, service: str, counted: list[_Pending]) -> None:
+def _charge(session: Session, terminal_id: int, service: str, counted: list[Answer]) -> None:
     cards = _cards(session, {p.tap.uid for p in counted if isinstance(p.tap, Tap)})
     history = _deny_history(session, {card for card, _ in cards.values()})
     charges: list[Charge] = []
-    charged: list[_Pending] = []
+    charged: list[Answer] = []
     for p in counted:
         tap = p.tap
         assert isinstance(tap, Tap)
-        p.answer.result = EXCEPTION
+        p.result = EXCEPTION
         card = cards.get(tap.uid)
         if card is None:
-            p.answer.reason = "card_unknown"
+            p.reason = "card_unknown"
         elif card[0] in history and _denied_at(history[card[0]], tap.time):
-            p.answer.reason = "card_blocked"
+            p.reason = "card_blocked"
         elif card[1] is None and tap.holder_cents:
-            p.answer.reason = "purse_missing"
+            p.reason = "purse_missing"
         else:
             charges.append(Charge(tap, card[1] or 0))
             charged.append(p)
@@ -260,14 +282,14 @@ def _charge(session: Session, terminal_id: int, service: str, counted: list[_Pen
     debited, refused = set(), set()
     for p, charge, result in zip(charged, charges, results, strict=True):
         if result is Result.OK:
-            p.answer.result, p.answer.reason = SETTLED, None
+            p.result, p.reason = SETTLED, None
             if charge.tap.holder_cents:
                 debited.add(charge.purse_id)
         elif result in (Result.EXCEEDS_CREDITS, Result.EXCEEDS_DEBITS):
-            p.answer.reason = "purse_below_floor"
+            p.reason = "purse_below_floor"
             refused.add(charge.purse_id)  # put (or keep) the card on the deny list
         else:
-            p.answer.reason = str(result.value)[:32]
+            p.reason = str(result.value)[:32]
     if debited or refused:
         after_purse_debits(session, sorted(debited | refused))
         # Only purses now at or below their floor can need a deny-list entry: one read of the
@@ -278,11 +300,11 @@ def _charge(session: Session, terminal_id: int, service: str, counted: list[_Pen
         refresh_purse_denials(session, refused | {p for p, low in below.items() if low})
 
 
-def _gaps(fresh: list[_Pending], known: dict[int, Any]) -> None:
+def _gaps(fresh: list[Answer], known: dict[int, Any]) -> None:
     """Warn ``sequence_gap`` on a tap whose predecessor was never uploaded (yet); ``known``:
     the answers stored before this batch."""
-    seqs = {p.answer.seq for p in fresh if p.answer.seq is not None}
+    seqs = {p.seq for p in fresh if p.seq is not None}
     for p in fresh:
-        s = p.answer.seq
+        s = p.seq
         if s is not None and s > 1 and s - 1 not in seqs and s - 1 not in known:
-            p.answer.warning = p.answer.warning or "sequence_gap"
+            p.warning = p.warning or "sequence_gap"
