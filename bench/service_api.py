@@ -145,6 +145,7 @@ def serve(url: str, port: int, workers: int, app: str = "app") -> subprocess.Pop
         "CARD_SERVICE_DATABASE_URL": url,
         "CARD_SERVICE_PII_KEYRING_PATH": str(KEYRING),
         "CARD_SERVICE_LEDGER_MAINTENANCE_INTERVAL_S": "5",
+        "CARD_SERVICE_GC_FREEZE_AT_START": "true",  # as card-service serve starts it
     }
     cmd = [
         sys.executable, "-m", "uvicorn", APPS[app], "--factory",

@@ -9,7 +9,7 @@ purses, enrols the terminals, then the client processes make the taps as validat
 less input: the card's MAC over each record) and write each batch's JSON body, as a validator's
 journal holds its taps when it uploads; once all are ready, they upload them in signed batches to
 the app (uvicorn, ``--workers``; each worker's start-up objects frozen, ``gc.freeze``, as
-``card-service serve`` does: ``--no-freeze`` to compare) at the same moment. Only the uploads are timed: signing each
+``card-service serve`` does, ``--no-freeze`` to compare) at the same moment. Only the uploads are timed: signing each
 request (RFC 9421), sending it over HTTP, settling it on PostgreSQL, reading the answers. ``taps_per_s`` is
 taps settled / seconds from the first upload to the last answer; ``cpu_us_per_tap`` splits the
 CPU spent meanwhile between the server, this database's PostgreSQL backends and the clients. Then
@@ -56,20 +56,6 @@ def _cpu_s(match: Any) -> float:
         if match(int(entry.name), int(fields[1]), cmdline):
             total += int(fields[11]) + int(fields[12])
     return total / tick
-
-
-def served_app() -> Any:
-    """The app as ``card-service serve`` starts it: what start-up built is frozen out of the
-    cyclic collector's reach (``gc.freeze``), since it lives as long as the process. Uvicorn
-    imports this in each of its ``--workers`` (an option ``serve`` does not have)."""
-    import gc
-
-    from card_service.api.app import create_app
-
-    app = create_app()
-    gc.collect()
-    gc.freeze()
-    return app
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -147,7 +133,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--decisions", type=int, default=2000)
     parser.add_argument(
-        "--no-freeze", action="store_true", help="serve create_app as is (no gc.freeze)"
+        "--no-freeze",
+        action="store_true",
+        help="serve without freezing start-up objects (gc_freeze_at_start off)",
     )
     args = parser.parse_args()
 
@@ -206,11 +194,11 @@ def main() -> None:
             for t in city.terminals
         ]
         port = 18800
-        factory = "card_service.api.app:create_app" if args.no_freeze else "bench.settle:served_app"
+        freeze = "false" if args.no_freeze else "true"  # as card-service serve starts it
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", factory,
+            [sys.executable, "-m", "uvicorn", "--factory", "card_service.api.app:create_app",
              "--port", str(port), "--workers", str(args.workers), "--log-level", "warning"],
-            env=env, cwd=REPO,
+            env=env | {"CARD_SERVICE_GC_FREEZE_AT_START": freeze}, cwd=REPO,
         )  # fmt: skip
         import httpx
 

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # FastAPI's own OpenTelemetry (traces, metrics, logs per request). Off unless a deployment
     # has an OpenTelemetry SDK to send them to (its checks measured 70-160 µs per request).
     telemetry: bool = False
+    # Once started, freeze what start-up built out of the cyclic collector's reach (gc.freeze):
+    # it lives as long as the process, and every collection would walk it again. `card-service
+    # serve` turns it on; off by default for processes that build many apps (the tests).
+    gc_freeze_at_start: bool = False
 
     # end of services settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from datetime import date
@@ -115,6 +116,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.ledger_maintenance_interval_s > 0:
             task = asyncio.create_task(_maintenance(app, settings.ledger_maintenance_interval_s))
         await warm_up(app)
+        if settings.gc_freeze_at_start:
+            gc.collect()
+            gc.freeze()
         yield
         if task is not None:
             task.cancel()

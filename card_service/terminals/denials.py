@@ -6,7 +6,7 @@ floor: a purse between zero and its floor would keep riding into exceptions.
 ``refresh_purse_denials`` compares each purse's balance with zero and appends an ``add`` or
 ``remove`` to ``terminals_purse_denials`` when the card's listed state must change. Settlement calls
 it for the purses it could not debit and those its debits left at or below zero (found by
-one ``purses_below_floor`` read of the batch's purses); ``sweep_topped_up``, run before a
+one ``purses_empty`` read of the batch's purses); ``sweep_topped_up``, run before a
 snapshot is built, lifts the denial of every listed card whose purse is above zero again, so a
 top-up reaches validators at their next sync whoever made it.
 """
@@ -36,9 +36,8 @@ _AVAILABLE_PG = text(
 )
 
 
-def purses_below_floor(session: Session, purse_ids: Iterable[int]) -> dict[int, bool]:
-    """For each purse: is its balance less holds at or below 0 (nothing left to spend)? The
-    name is older than the offline allowance: it asks about zero, not the floor."""
+def purses_empty(session: Session, purse_ids: Iterable[int]) -> dict[int, bool]:
+    """For each purse: is its balance less holds at or below 0 (nothing left to spend)?"""
     ids = sorted(set(purse_ids))
     out: dict[int, bool] = {}
     if is_postgres(session):
@@ -81,7 +80,7 @@ def refresh_purse_denials(session: Session, purse_ids: Iterable[int]) -> int:
     ids = set(purse_ids)
     if not ids:
         return 0
-    below = purses_below_floor(session, ids)
+    below = purses_empty(session, ids)
     cards = _live_cards(session, ids)
     now = utcnow()
     state = listed(session, [c for chips in cards.values() for c in chips])
@@ -122,7 +121,7 @@ def sweep_topped_up(session: Session) -> int:
     rows = session.execute(_LISTED_PG if is_postgres(session) else _LISTED).all()
     if not rows:
         return 0
-    below = purses_below_floor(session, {int(p) for _, p in rows})
+    below = purses_empty(session, {int(p) for _, p in rows})
     now = utcnow()
     lifted = [
         PurseDenial(

@@ -76,7 +76,7 @@ class SettledTap(Base):
 
 
 class PurseDenial(Base):
-    """Cards whose purse is at or below its floor (add) and back above it (remove), in order.
+    """Cards whose purse is empty, at or below zero (add), and back above it (remove), in order.
 
     Synced like the cards' deny list: by (commit_key, position), below the commit horizon."""
 

@@ -33,7 +33,7 @@ from card_service.protocol.terminal_wire import VoidSeq, parse_seq
 from card_service.terminals import enrolment
 from card_service.terminals.checks import TapKeys, check_mac, claim_counters
 from card_service.terminals.counters import DbCounterLedger
-from card_service.terminals.denials import purses_below_floor, refresh_purse_denials
+from card_service.terminals.denials import purses_empty, refresh_purse_denials
 from card_service.terminals.hooks import after_purse_debits
 from card_service.terminals.models import SettledTap
 from card_service.terminals.postings import Charge, post
@@ -292,11 +292,11 @@ def _charge(session: Session, terminal_id: int, service: str, counted: list[Answ
             p.reason = str(result.value)[:32]
     if debited or refused:
         after_purse_debits(session, sorted(debited | refused))
-        # Only purses now at or below their floor can need a deny-list entry: one read of the
+        # Only purses now empty (at or below zero) can need a deny-list entry: one read of the
         # balances (the ledger holds their rows locked, so it is exact), then the full refresh
-        # for those few. A listed card whose purse is above its floor again is lifted by
+        # for those few. A listed card whose purse is above zero again is lifted by
         # denials.sweep_topped_up before the next snapshot.
-        below = purses_below_floor(session, debited - refused)
+        below = purses_empty(session, debited - refused)
         refresh_purse_denials(session, refused | {p for p, low in below.items() if low})
 
 

@@ -1,7 +1,7 @@
 """What a terminal downloads, signed by the city's issuing key (protocol.terminal_wire).
 
 The body: the server time; the deny list as deltas since the terminal's cursors (cards blocked,
-renewed, revoked or expired, from ``cards_deny_list``; cards whose purse is at or below its floor,
+renewed, revoked or expired, from ``cards_deny_list``; cards whose purse is empty (at or below 0),
 from ``terminals_purse_denials``), a page at a time (``more``: ask again); the fare rules of the
 terminal's service's catalogue, sent whole only when their version differs from the one the
 terminal holds; the issuing public keys; the maximum age after which the terminal stops accepting.
