@@ -84,6 +84,13 @@ def _record(d: Desk, client_id: str, before: int) -> list[tuple[str, str, str, s
     return [(e["action"], e["target"], e["outcome"], e["reason"]) for e in new]
 
 
+def _asked(c: Client, d: Desk, trail: Desk, what: str, kw: dict[str, Any]) -> tuple[Any, Any]:
+    """The answer to one question through ``d``, and the audit records it left (in ``trail``)."""
+    before = len(service_events(trail, c.client_id))
+    answer = _ask(c, d, what, kw)
+    return answer, _record(trail, c.client_id, before)
+
+
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -140,12 +147,8 @@ def test_both_paths_give_the_same_answers_errors_and_records(
     c: Client = both["clients"][client]
     fast, ref = both["fast"], both["ref"]
     for name, what, kw in _questions(both["card"], OWN_PRODUCT[client]):
-        before = len(service_events(fast, c.client_id))
-        a = _ask(c, fast, what, kw)
-        a_records = _record(fast, c.client_id, before)
-        before = len(service_events(fast, c.client_id))
-        b = _ask(c, ref, what, kw)
-        b_records = _record(fast, c.client_id, before)
+        a, a_records = _asked(c, fast, fast, what, kw)
+        b, b_records = _asked(c, ref, fast, what, kw)
         assert (a.status_code, a.json()) == (b.status_code, b.json()), name
         assert a.headers.get("retry-after") == b.headers.get("retry-after"), name
         assert a_records == b_records, name
@@ -237,12 +240,8 @@ def test_in_front_of_fastapi_the_fast_routes_answer_the_same(both: dict[str, Any
     with TestClient(served) as client:
         front = Desk(client, fast.settings)
         for name, what, kw in _questions(card, OWN_PRODUCT["bus"]):
-            before = len(service_events(fast, c.client_id))
-            a = _ask(c, front, what, kw)
-            a_records = _record(fast, c.client_id, before)
-            before = len(service_events(fast, c.client_id))
-            b = _ask(c, fast, what, kw)
-            b_records = _record(fast, c.client_id, before)
+            a, a_records = _asked(c, front, fast, what, kw)
+            b, b_records = _asked(c, fast, fast, what, kw)
             assert (a.status_code, a.json()) == (b.status_code, b.json()), name
             assert a_records == b_records, name
         token = fast.citizen(card)
