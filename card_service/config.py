@@ -18,6 +18,13 @@ class Settings(BaseSettings):
     ledger_maintenance_interval_s: float = 1.0
     host: str = "127.0.0.1"
     port: int = 8000
+    # FastAPI's own OpenTelemetry (traces, metrics, logs per request). Off unless a deployment
+    # has an OpenTelemetry SDK to send them to (its checks measured 70-160 µs per request).
+    telemetry: bool = False
+    # Once started, freeze what start-up built out of the cyclic collector's reach (gc.freeze):
+    # it lives as long as the process, and every collection would walk it again. `card-service
+    # serve` turns it on; off by default for processes that build many apps (the tests).
+    gc_freeze_at_start: bool = False
     # Identity, staff and cards (issue 3). The PII keyring (master keys that wrap each holder's
     # data key, and the national-id lookup key) comes from pii_keyring (JSON, for production
     # secrets) or else from pii_keyring_path, generated on first use for the embedded default.
@@ -58,13 +65,6 @@ class Settings(BaseSettings):
     # Serve the hot questions (entitlement, quote) on the plain ASGI fast path (api/fast.py,
     # services_api/fast_endpoints.py); false leaves them to the FastAPI reference endpoints.
     services_fast_path: bool = True
-    # FastAPI's own OpenTelemetry (traces, metrics, logs per request). Off unless a deployment
-    # has an OpenTelemetry SDK to send them to (its checks measured 70-160 µs per request).
-    telemetry: bool = False
-    # Once started, freeze what start-up built out of the cyclic collector's reach (gc.freeze):
-    # it lives as long as the process, and every collection would walk it again. `card-service
-    # serve` turns it on; off by default for processes that build many apps (the tests).
-    gc_freeze_at_start: bool = False
 
     # end of services settings
 

@@ -37,3 +37,13 @@ def test_a_restarted_service_warms_up_without_writing_anything(
             signed = client.post("/v1/me/login", json={"card_number": number, "pin": "2468"})
             assert signed.status_code == 200, signed.text
         assert _trace(d)[1] == before[1] + 1  # the citizen's own sign-in opened a session
+
+
+def test_a_failed_warm_up_does_not_stop_the_service(tmp_path: Path) -> None:
+    """A database not migrated yet: the warm-up's sign-in fails, the service starts anyway."""
+    from card_service.config import Settings
+
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    cfg = Settings(database_url=url, ledger_maintenance_interval_s=0)
+    with TestClient(create_app(cfg)) as client:
+        assert client.get("/healthz").status_code == 200
