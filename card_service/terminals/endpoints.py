@@ -28,6 +28,7 @@ from card_service.terminals.models import Terminal
 from card_service.terminals.schemas import DisableIn, ExceptionRow, TerminalIn, TerminalOut
 from card_service.terminals.settlement import settle_batch
 from card_service.terminals.signatures import Message, verify_request
+from card_service.terminals.wire import batch_items
 
 router = APIRouter(prefix="/v1", tags=["terminals"])
 CommittedSession = Annotated[Session, Depends(db_session, scope="function")]
@@ -122,12 +123,7 @@ async def upload_taps(
 
     def work() -> dict[str, Any]:
         terminal = _signed(request, body, session, settings)
-        doc = _json(body)
-        items = doc.get("taps") if isinstance(doc, dict) else None
-        if not isinstance(items, list) or len(items) > settings.terminals_max_batch:
-            raise BatchMalformed(
-                f"send {{'taps': [...]}} with at most {settings.terminals_max_batch}"
-            )
+        items = batch_items(body, settings.terminals_max_batch)
         answers = settle_batch(session, terminal.id, items, tap_keys(settings))
         return {"terminal_id": terminal.id, "answers": [a.to_json() for a in answers]}
 

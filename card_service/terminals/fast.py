@@ -9,16 +9,14 @@ the standard library's JSON: orjson parses the body, and the answers are written
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from starlette.concurrency import run_in_threadpool
 
 from card_service.api.fast import FastRequest, FastResponse, FastTable
+from card_service.db import transaction
 from card_service.terminals.endpoints import tap_keys
-from card_service.terminals.errors import BatchMalformed
 from card_service.terminals.settlement import answers_json, settle_batch
 from card_service.terminals.signatures import Message, verify_request
+from card_service.terminals.wire import batch_items
 
 table = FastTable()
 TAPS_PATH = "/v1/terminal/taps"  # as router prefix + the route in endpoints.py
@@ -29,28 +27,15 @@ def _settle(request: FastRequest) -> bytes:
     host = request.headers.get("host", "localhost")
     query = "?" + request.query.decode("latin-1") if request.query else ""
     message = Message(request.method, f"http://{host}{request.path}{query}", request.headers)
-    session = request.state.sessionmaker()
-    try:
+    # Acknowledged means committed: the transaction ends before the answer is sent.
+    with transaction(request.state.sessionmaker) as session:
         terminal = verify_request(
             session, message, request.body, settings.terminals_signature_window_s
         )
-        try:
-            doc: Any = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
-            raise BatchMalformed("the body is not JSON") from exc
-        items = doc.get("taps") if isinstance(doc, dict) else None
-        if not isinstance(items, list) or len(items) > settings.terminals_max_batch:
-            raise BatchMalformed(
-                f"send {{'taps': [...]}} with at most {settings.terminals_max_batch}"
-            )
-        answers = settle_batch(session, terminal.id, items, tap_keys(settings))
-        session.commit()  # acknowledged means committed: before the answer is sent
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-    return answers_json(terminal.id, answers)
+        items = batch_items(request.body, settings.terminals_max_batch)
+        terminal_id = terminal.id
+        answers = settle_batch(session, terminal_id, items, tap_keys(settings))
+    return answers_json(terminal_id, answers)
 
 
 @table.route("POST", TAPS_PATH)

@@ -11,11 +11,26 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import orjson
+
 from card_service.protocol.terminal_wire import VoidSeq, WireTap, parse_item
+from card_service.terminals.errors import BatchMalformed
 
 _RECORD = struct.Struct(">IIIII")
 _U32 = 2**32 - 1
 _NAME_LEN = 32
+
+
+def batch_items(body: bytes, max_batch: int) -> list[Any]:
+    """The items of an uploaded batch ``{"taps": [...]}``, or BatchMalformed (the whole batch)."""
+    try:
+        doc: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BatchMalformed("the body is not JSON") from exc
+    items = doc.get("taps") if isinstance(doc, dict) else None
+    if not isinstance(items, list) or len(items) > max_batch:
+        raise BatchMalformed(f"send {{'taps': [...]}} with at most {max_batch}")
+    return items
 
 
 class Tap:
