@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from terminals.kiosk.client import CardServiceClient, ServiceError, ServiceUnreachable
 from terminals.kiosk.session import KioskSession, Notice
@@ -55,17 +56,13 @@ def start_topup(
         out = client.start_topup(token, request_id(client_id, cents), cents)
     if not out.get("client_secret"):
         raise ServiceError(409, "topup_not_pending", f"the top-up is {out.get('status')}")
-    payment = CardPayment(
-        op=uuid.uuid4().hex,
+    return _kept(
+        session,
+        out,
         kind="topup",
-        amount_cents=int(out["amount_cents"]),
-        client_secret=str(out["client_secret"]),
-        publishable_key=str(out.get("publishable_key") or ""),
         topup_id=str(out["id"]),
         intent_id=str(out.get("payment_intent_id") or ""),
     )
-    session.card_payments[payment.op] = payment
-    return payment
 
 
 def start_bill(
@@ -73,14 +70,23 @@ def start_bill(
 ) -> CardPayment:
     with session.operation() as token:
         out = client.start_bill_card(token, reference, client_id)
+    return _kept(
+        session,
+        out,
+        kind="bill",
+        intent_id=str(out["payment_intent_id"]),
+        reference=str(out["reference"]),
+    )
+
+
+def _kept(session: KioskSession, out: dict[str, Any], **fields: Any) -> CardPayment:
+    """The payment card_service started (``out``), kept in the session under a new op id."""
     payment = CardPayment(
         op=uuid.uuid4().hex,
-        kind="bill",
         amount_cents=int(out["amount_cents"]),
         client_secret=str(out["client_secret"]),
         publishable_key=str(out.get("publishable_key") or ""),
-        intent_id=str(out["payment_intent_id"]),
-        reference=str(out["reference"]),
+        **fields,
     )
     session.card_payments[payment.op] = payment
     return payment
