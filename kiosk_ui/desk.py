@@ -293,41 +293,46 @@ def desk_router(station: Any) -> APIRouter:
             "desk_replaced",
         )
 
-    @router.get("/holders/{holder_id}/history")
-    def holder_history(request: Request, holder_id: str) -> Response:
+    def holder_read(request: Request, fetch: Any, show: Any) -> Response:
+        """A read about one holder for the signed-in clerk: ``show(staff, fetch(token))``; a
+        refusal goes back to the search page saying why."""
         staff = staff_of(request)
         if staff is None:
             return _redirect("/desk/")
         try:
-            events = client.holder_history(staff.token, holder_id)
+            found = fetch(staff.token)
         except ServiceUnreachable:
             return unreachable(request, staff)
         except ServiceError as exc:
             return page(request, "desk/search.html", "desk_search", staff, error=exc.detail)
-        return page(
-            request, "desk/audit.html", "desk_audit", staff, target=holder_id, events=events,
-            holder_id=holder_id,
+        result: Response = show(staff, found)
+        return result
+
+    @router.get("/holders/{holder_id}/history")
+    def holder_history(request: Request, holder_id: str) -> Response:
+        return holder_read(
+            request,
+            lambda token: client.holder_history(token, holder_id),
+            lambda staff, events: page(
+                request, "desk/audit.html", "desk_audit", staff, target=holder_id, events=events,
+                holder_id=holder_id,
+            ),
         )  # fmt: skip
 
     @router.get("/holders/{holder_id}/export.json")
     def holder_export(request: Request, holder_id: str) -> Response:
         """The GDPR export as a file to hand over (card_service records who exported it)."""
-        staff = staff_of(request)
-        if staff is None:
-            return _redirect("/desk/")
-        try:
-            document = client.holder_export(staff.token, holder_id)
-        except ServiceUnreachable:
-            return unreachable(request, staff)
-        except ServiceError as exc:
-            return page(request, "desk/search.html", "desk_search", staff, error=exc.detail)
-        return Response(
-            document,
-            media_type="application/json",
-            headers={
-                "Content-Disposition": f'attachment; filename="holder-{holder_id}.json"',
-                "Cache-Control": "no-store",
-            },
+        return holder_read(
+            request,
+            lambda token: client.holder_export(token, holder_id),
+            lambda _staff, document: Response(
+                document,
+                media_type="application/json",
+                headers={
+                    "Content-Disposition": f'attachment; filename="holder-{holder_id}.json"',
+                    "Cache-Control": "no-store",
+                },
+            ),
         )
 
     @router.get("/audit")
