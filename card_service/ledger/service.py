@@ -174,7 +174,8 @@ def transfer_alone(engine: Engine, request: TransferRequest) -> TransferResult:
         try:
             if alone.usable(conn, request):
                 with alone.own_transaction(conn):
-                    return alone.transfer(store, conn, request)
+                    done = alone.once(conn, request) if alone.plain(request) else None
+                    return done or alone.transfer(store, conn, request)
         except BaseException:
             # Rolled back and idle (a ConcurrentWrite, a refused value): the pool keeps it.
             # Anything else is not given to the next caller.

@@ -150,15 +150,29 @@ def test_text_arrives_exactly_as_sent_and_the_chain_checks(engine, sessions, acc
 
 
 @pytest.mark.postgres
-def test_on_postgresql_a_transfer_alone_takes_two_round_trips(pg_url):
-    """The two-trip path (ledger/alone.py) is the one taken, not the session path's fallback."""
+def test_on_postgresql_a_plain_transfer_takes_one_statement_and_a_refusal_two(pg_url):
+    """A transfer that succeeds is written by one statement (ledger/alone.py, ``once``); one
+    that fails takes the two-trip path, whose rules name the failure and keep it."""
     engine = make_engine(pg_url, pool_size=1, max_overflow=0)
     sessions = make_sessionmaker(engine)
     bank, purse = open_accounts(sessions, ("bank", NONE, None), ("purse", PURSE, 0))
+
+    def prepared() -> list[str]:
+        with transaction(sessions) as s:
+            names = s.execute(text("SELECT name FROM pg_prepared_statements ORDER BY prepare_time"))
+            return list(names.scalars())
+
     assert ledger.transfer_alone(engine, req(bank, purse, 5)).ok
+    assert len(prepared()) == 1  # the one statement, prepared by psycopg
+    refused = ledger.transfer_alone(engine, req(purse, bank, 6))
+    assert refused.result.value == "exceeds_credits"
+    assert "ledger_alone_prepare" in prepared()[1:]
+    assert ledger.transfer_alone(engine, req(purse, bank, 5)).ok
+    assert balances(sessions, purse) == (5, 5, 0, 0)
     with transaction(sessions) as s:
-        names = s.execute(text("SELECT name FROM pg_prepared_statements")).scalars().all()
-    assert "ledger_alone_prepare" in names
+        seal(s)
+    with transaction(sessions) as s:
+        assert verify(s).ok
     engine.dispose()
 
 
