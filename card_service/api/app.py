@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
@@ -80,9 +80,18 @@ def _expire_cards(app: FastAPI, today: date) -> None:
                 return
 
 
+def _true_up_caps(app: FastAPI) -> None:
+    """Refund what passed a daily or weekly cap (terminals/caps.py); no catalogue, nothing to do."""
+    from card_service.catalogue.errors import CatalogueNotLoaded
+    from card_service.terminals.caps import true_up
+
+    with contextlib.suppress(CatalogueNotLoaded), transaction(app.state.sessionmaker) as session:
+        true_up(session, datetime.now(UTC))
+
+
 async def _maintenance(app: FastAPI, interval_s: float) -> None:
     """Off the request path: chain committed ledger batches, expire holds, and once a day
-    (and at start) expire the cards past their date."""
+    (and at start) expire the cards past their date and true up the fare caps."""
     from card_service.ledger.seal import seal
     from card_service.ledger.service import expire_holds
 
@@ -99,6 +108,7 @@ async def _maintenance(app: FastAPI, interval_s: float) -> None:
             today = date.today()
             if cards_checked != today:
                 _expire_cards(app, today)
+                _true_up_caps(app)
                 cards_checked = today
 
         try:

@@ -56,6 +56,24 @@ def disable_cmd(
     typer.echo(f"terminal {terminal_id} disabled")
 
 
+@terminals_app.command("true-up-caps")
+def true_up_caps_cmd(
+    days: int = typer.Option(22, help="How many service days back to recount (late uploads)."),
+) -> None:
+    """Refund what holders paid past a service's daily or weekly cap (the service does this
+    itself once a day; running it again refunds nothing twice)."""
+    from datetime import UTC, datetime
+
+    from card_service.db import configured_sessions, transaction
+    from card_service.terminals.caps import true_up
+
+    with transaction(configured_sessions()) as session:
+        refunds = true_up(session, datetime.now(UTC), days)
+    for r in refunds:
+        typer.echo(f"{r.service} {r.period} purse {r.purse_account_id}: {r.amount_cents} cents")
+    typer.echo(f"{len(refunds)} refunds, {sum(r.amount_cents for r in refunds)} cents")
+
+
 @terminals_app.command("exceptions")
 def exceptions_cmd(limit: int = typer.Option(100)) -> None:
     """Taps not settled (exceptions: revenue loss; rejected uploads), oldest first, as JSON lines."""

@@ -1,17 +1,19 @@
 """Terminal tables: enrolled terminals, every uploaded tap's answer, purse denials, counters.
 
-``terminals_taps``, ``terminals_purse_denials`` and ``terminals_settled_counters`` are append-only
+``terminals_taps``, ``terminals_purse_denials``, ``terminals_settled_counters`` and
+``terminals_cap_refunds`` are append-only
 (database triggers): an answer given to a terminal never changes.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, Index, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from card_service.models_base import Base, BigIntPK
+from card_service.models_base import Base, BigIntPK, UUIDBytes
 
 NOT_SETTLED = "outcome <> 'settled'"
 
@@ -57,6 +59,9 @@ class SettledTap(Base):
             postgresql_where=text(NOT_SETTLED),
             sqlite_where=text(NOT_SETTLED),
         ),
+        # The cap true-up reads a service day's taps (terminals/caps.py). BRIN on PostgreSQL:
+        # taps arrive nearly in time order, and it costs settlement almost nothing to keep.
+        Index("ix_terminals_taps_tap_time", "tap_time", postgresql_using="brin"),
         {"sqlite_with_rowid": False},
     )
 
@@ -88,3 +93,16 @@ class PurseDenial(Base):
     purse_account_id: Mapped[int] = mapped_column(BigInteger)
     action: Mapped[str] = mapped_column(String(8))  # add | remove
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CapRefund(Base):
+    """What the cap true-up refunded (terminals/caps.py): one row per ledger transfer it wrote."""
+
+    __tablename__ = "terminals_cap_refunds"
+    __table_args__ = (Index("ix_terminals_cap_refunds_period", "service", "period"),)
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(UUIDBytes, primary_key=True)
+    service: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str] = mapped_column(String(16))  # day:YYYY-MM-DD | week:YYYY-MM-DD (Monday)
+    purse_account_id: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)

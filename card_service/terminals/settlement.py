@@ -131,7 +131,7 @@ _CARDS_PG = (
 )
 
 
-def _cards(session: Session, uids: set[bytes]) -> dict[bytes, tuple[int, int | None]]:
+def cards_by_uid(session: Session, uids: set[bytes]) -> dict[bytes, tuple[int, int | None]]:
     """chip UID -> (card id, purse account id)."""
     hexes = [u.hex().upper() for u in uids]
     if is_postgres(session) and hexes:  # one row per card of the batch: the driver's tuples
@@ -260,7 +260,7 @@ def _decide(
 
 
 def _charge(session: Session, terminal_id: int, service: str, counted: list[Answer]) -> None:
-    cards = _cards(session, {p.tap.uid for p in counted if isinstance(p.tap, Tap)})
+    cards = cards_by_uid(session, {p.tap.uid for p in counted if isinstance(p.tap, Tap)})
     history = _deny_history(session, {card for card, _ in cards.values()})
     charges: list[Charge] = []
     charged: list[Answer] = []

@@ -117,8 +117,9 @@ class City:
         self, terminal_id: int, chip: str, cents: int = 150, seq: int | None = None, **kw: Any
     ) -> WireTap:
         """A real tap of this card at this terminal id: the card counts and MACs it."""
+        clock = kw.get("clock", time.time)  # what the card MACs as the tap's time
         terminal = TapTerminal(
-            self.keys, self.keys.issuer_public_keys(), terminal_id, time.time, lambda c: cents
+            self.keys, self.keys.issuer_public_keys(), terminal_id, clock, lambda c: cents
         )
         if seq is not None:
             terminal._seq = seq - 1
