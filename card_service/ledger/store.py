@@ -48,6 +48,7 @@ COPY_THRESHOLD = 64
 PACKED_ROWS = 1024
 YIELD_EVERY = 64
 YIELD_S = 0.0
+THREADED = True
 LIMITS = 3  # AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | CREDITS_MUST_NOT_EXCEED_DEBITS
 
 
@@ -317,13 +318,17 @@ class SQLiteStore(Store):
                 chunks.put(exc)
 
         worker = threading.Thread(target=decide, name="ledger-rules", daemon=True)
-        worker.start()
+        if THREADED:
+            worker.start()
+        else:
+            decide()
         try:
             with _unique_is_concurrent():
                 while isinstance(item := chunks.get(), bytes):
                     conn.execute(_INSERT_PACKED, (item, batch_id))
         finally:
-            worker.join()
+            if THREADED:
+                worker.join()
         if isinstance(item, BaseException):
             raise item
         out: BatchOutput = item
@@ -438,7 +443,7 @@ class PostgresStore(Store):
             return self._prepare_small(conn, ids, account_ids)
         holds = self._holds(conn, hold_ids, account_ids)
         cursors = [conn.cursor() for _ in range(6)]
-        id_array, account_array = _array(ids), _array(sorted(account_ids))
+        id_array, account_array = _uuid_array(ids), _array(sorted(account_ids))
         with conn.pipeline():
             cursors[0].execute(
                 f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::uuid[])",
@@ -529,9 +534,11 @@ class PostgresStore(Store):
         cur = conn.cursor()
         hasher = hashlib.sha256()
         try:
+            # Binary: less to format here and less to parse there (about 1 µs a row each side).
             with cur.copy(
-                f"COPY ledger_transfers ({TRANSFER_COLUMNS}, batch_id) FROM STDIN"
+                f"COPY ledger_transfers ({TRANSFER_COLUMNS}, batch_id) FROM STDIN (FORMAT BINARY)"
             ) as copy:
+                copy.set_types([*_TRANSFER_TYPES, "bigint"])
                 write_row = copy.write_row
 
                 def sink(rows: list[StoredTransfer]) -> None:
@@ -775,6 +782,11 @@ def _element(value: Any) -> str:
 def _array(values: Iterable[Any]) -> str:
     """A PostgreSQL array literal of ints or UUIDs: far cheaper to send than a dumped list."""
     return "{" + ",".join(map(str, values)) + "}"
+
+
+def _uuid_array(values: Iterable[uuid.UUID]) -> str:
+    """An array literal of UUIDs as 32 hex digits each (str() of a UUID costs four times more)."""
+    return "{" + ",".join([f"{u.int:032x}" for u in values]) + "}"
 
 
 _SQLITE = SQLiteStore()

@@ -123,3 +123,29 @@ def test_a_long_upload_retried_whole_is_answered_from_what_was_stored(sessions):
     assert [r.result for r in again] == [r.result for r in first]
     assert all(r.replayed for r in again if r.ok)
     assert [r.timestamp for r in again if r.ok] == [r.timestamp for r in first if r.ok]
+
+
+def test_a_transfers_hashed_line_is_the_canonical_one():
+    """verify recomputes every batch's hash from these bytes: their form must never change."""
+    from card_service.ledger.digest import transfer_bytes
+    from card_service.ledger.rules import StoredTransfer
+
+    hold = uuid.UUID("0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6071")
+    post_id = uuid.UUID("0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6072")
+    posted = StoredTransfer(
+        post_id, 7, 9, 150, hold, "fare|ñ", None, TransferFlags.POST_PENDING, 0, None, 10, -150, 300
+    )
+    held = StoredTransfer(
+        hold, 7, 9, 200, None, "x", "", TransferFlags.PENDING, 60, 2**62, 5, 0, -(2**63)
+    )
+    assert (
+        transfer_bytes(posted)
+        == (
+            "0192f3c45d6e7f809a1b2c3d4e5f6072|7|9|150|0192f3c45d6e7f809a1b2c3d4e5f6071|fare|ñ||4|0||"
+            "10|-150|300\n"
+        ).encode()
+    )
+    assert (
+        transfer_bytes(held)
+        == (f"0192f3c45d6e7f809a1b2c3d4e5f6071|7|9|200||x||2|60|{2**62}|5|0|{-(2**63)}\n").encode()
+    )
