@@ -5,18 +5,14 @@ shares the request's transaction), because the batch path writes tens of thousan
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from queue import SimpleQueue
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from card_service.ledger import packed, rules
+from card_service.ledger import rules
 from card_service.ledger.digest import content_hash, transfer_bytes
 from card_service.ledger.results import LedgerError, Result
 from card_service.ledger.rules import (
@@ -43,10 +39,6 @@ ACCOUNT_STATE_COLUMNS = (
 )
 CHUNK = 500
 COPY_THRESHOLD = 64
-# SQLite, large batches: rows per packed INSERT, and how often (in requests) the deciding thread
-# lets the writing one take the GIL back (see SQLiteStore.settle).
-PACKED_ROWS = 1024
-YIELD_EVERY = 64
 LIMITS = 3  # AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | CREDITS_MUST_NOT_EXCEED_DEBITS
 
 
@@ -275,66 +267,16 @@ class SQLiteStore(Store):
             conn.execute("SELECT coalesce(max(id), 0) + 1 FROM ledger_batches").fetchone()[0]
         )
 
-    def settle(
-        self,
-        conn: Any,
-        batch_id: int,
-        ts: int,
-        requests: list[TransferRequest],
-        state: BatchState,
-        expiring: bool,
-    ) -> list[TransferResult]:
-        """A large batch is decided on a second thread while this one writes it: the rules hand
-        over packed rows as soon as they are final, and each packed INSERT runs with the GIL
-        released (see packed.py), so deciding and writing overlap on two cores."""
-        if len(requests) < COPY_THRESHOLD:
-            return super().settle(conn, batch_id, ts, requests, state, expiring)
-        hasher = hashlib.sha256()
-        chunks: SimpleQueue[Any] = SimpleQueue()
-        held: list[StoredTransfer] = []
-
-        def sink(rows: list[StoredTransfer]) -> None:
-            held.extend(rows)
-            if len(held) >= PACKED_ROWS:
-                hand_over()
-            # The writing thread wants the GIL back as soon as its insert ends; without this it
-            # waits for the interpreter's forced switch (5 ms) while this thread runs the rules.
-            time.sleep(0)
-
-        def hand_over() -> None:
-            hasher.update(b"".join(map(transfer_bytes, held)))
-            chunks.put(packed.pack(held))
-            held.clear()
-
-        def decide() -> None:
-            try:
-                out = rules.apply(
-                    requests, state, ts, expiring=expiring, sink=sink, every=YIELD_EVERY
-                )
-                if held:
-                    hand_over()
-                chunks.put(out)
-            except BaseException as exc:  # raised again by the writing thread
-                chunks.put(exc)
-
-        worker = threading.Thread(target=decide, name="ledger-rules", daemon=True)
-        worker.start()
-        try:
-            with _unique_is_concurrent():
-                while isinstance(item := chunks.get(), bytes):
-                    conn.execute(_INSERT_PACKED, (item, batch_id))
-        finally:
-            worker.join()
-        if isinstance(item, BaseException):
-            raise item
-        out: BatchOutput = item
-        if out.transfers or out.failed:
-            self._record(conn, batch_id, ts, out, state, hasher.digest())
-        return out.results
-
     def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState) -> int:
-        with _unique_is_concurrent():
+        accounts = state.accounts
+        try:
             if out.transfers:
+                digest = content_hash(out.transfers)
+                conn.execute(
+                    "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
+                    "seal_key) VALUES (?, ?, ?, ?, ?)",
+                    (batch_id, ts, len(out.transfers), digest, batch_id),
+                )
                 # Every request became a transfer, in order: their ids are the batch's, converted.
                 keys = state.id_keys
                 if len(keys) != len(out.transfers):
@@ -362,28 +304,12 @@ class SQLiteStore(Store):
                         for key, t in zip(keys, out.transfers, strict=True)
                     ],
                 )
-            digest = content_hash(out.transfers) if out.transfers else b""
-            self._record(conn, batch_id, ts, out, state, digest)
-        return 0
-
-    def _record(
-        self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState, digest: bytes
-    ) -> None:
-        """Everything of a batch but its transfer rows: the batch, failures, balances."""
-        with _unique_is_concurrent():
-            if out.transfers:
-                conn.execute(
-                    "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
-                    "seal_key) VALUES (?, ?, ?, ?, ?)",
-                    (batch_id, ts, len(out.transfers), digest, batch_id),
-                )
             if out.failed:
                 conn.executemany(
                     f"INSERT INTO ledger_failed_transfers ({FAILED_COLUMNS}) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     self._failed_rows(out),
                 )
-            accounts = state.accounts
             conn.executemany(
                 "UPDATE ledger_accounts SET debits_posted = ?, credits_posted = ?, "
                 "debits_pending = ?, credits_pending = ?, timestamp_last = ? WHERE id = ?",
@@ -392,26 +318,17 @@ class SQLiteStore(Store):
                     for a in (accounts[i] for i in out.touched)
                 ],
             )
+        except Exception as exc:  # sqlite3.IntegrityError: a same id written by another writer
+            if "UNIQUE" in str(exc):
+                raise ConcurrentWrite(str(exc)) from exc
+            raise
+        return 0
 
     def seal_horizon(self, conn: Any) -> int:
         # One writer at a time: every batch visible now is committed and final.
         return int(
             conn.execute("SELECT coalesce(max(id), 0) + 1 FROM ledger_batches").fetchone()[0]
         )
-
-
-@contextmanager
-def _unique_is_concurrent() -> Iterator[None]:
-    """sqlite3.IntegrityError on a unique index: another writer wrote the same id first."""
-    try:
-        yield
-    except Exception as exc:
-        if "UNIQUE" in str(exc):
-            raise ConcurrentWrite(str(exc)) from exc
-        raise
-
-
-_INSERT_PACKED = packed.insert_sql(TRANSFER_COLUMNS)
 
 
 class PostgresStore(Store):
