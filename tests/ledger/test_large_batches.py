@@ -5,17 +5,21 @@ requests record when sent in short batches, which take the plain path."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from card_service.db import transaction
+from card_service.db import make_engine, make_sessionmaker, transaction
 from card_service.ledger import service as ledger
 from card_service.ledger.schemas import AccountFlags, TransferFlags, TransferRequest
 from card_service.ledger.seal import seal
+from card_service.ledger.store import ConcurrentWrite
 from card_service.ledger.verify import verify
-from tests.ledger.helpers import PURSE, open_accounts, post, req, run, void
+from tests.ledger.helpers import PURSE, count_transfers, open_accounts, post, req, run, void
 
 NONE = AccountFlags.NONE
 LINKED = TransferFlags.LINKED
@@ -149,3 +153,39 @@ def test_a_transfers_hashed_line_is_the_canonical_one():
         transfer_bytes(held)
         == (f"0192f3c45d6e7f809a1b2c3d4e5f6071|7|9|200||x||2|60|{2**62}|5|0|{-(2**63)}\n").encode()
     )
+
+
+@pytest.mark.postgres
+def test_the_same_long_upload_twice_at_once_is_written_once(pg_url):
+    """The second upload read the ids before the first committed, then waited for its locks: its
+    COPY meets the first one's rows, and it is told concurrent_write; its retry is answered from
+    what the first one stored."""
+    engine = make_engine(pg_url, pool_size=2, max_overflow=0)
+    sessions = make_sessionmaker(engine)
+    accounts = _accounts(sessions, "twice")
+    run(sessions, *[req(accounts[0], p, 5_000) for p in accounts[1:6]])
+    fares = [req(accounts[1 + i % 5], accounts[6], 10) for i in range(100)]
+    first = sessions()
+    assert all(r.ok for r in ledger.create_transfers(first, fares))
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        try:
+            with transaction(sessions) as s:
+                ledger.create_transfers(s, fares)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    racer = threading.Thread(target=second)
+    racer.start()
+    time.sleep(0.5)  # the second has read the ids and waits for the first one's account locks
+    first.commit()
+    first.close()
+    racer.join()
+    assert isinstance(outcome[0], ConcurrentWrite)
+    with transaction(sessions) as s:
+        again = ledger.create_transfers(s, fares)
+    assert all(r.ok and r.replayed for r in again)
+    assert count_transfers(sessions) == 5 + 100
+    engine.dispose()
