@@ -9,6 +9,7 @@ transfers that succeeded.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -25,6 +26,9 @@ CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 EXPIRY_CODE = "hold_expired"
 NS = 1_000_000_000
 OK = Result.OK
+# Rows handed to apply()'s sink at a time: small enough that the database writes the first while
+# the rest are decided, large enough that a call costs nothing per row.
+SINK_EVERY = 512
 _new = tuple.__new__  # a NamedTuple from a full tuple, without its generated __new__'s call
 
 
@@ -148,60 +152,86 @@ def apply(
     base_ts: int,
     *,
     expiring: bool = False,
+    sink: Callable[[list[StoredTransfer]], None] | None = None,
+    every: int = SINK_EVERY,
 ) -> BatchOutput:
-    """Decide every request in order; request i gets timestamp ``base_ts + i``."""
+    """Decide every request in order; request i gets timestamp ``base_ts + i``.
+
+    ``sink``, if given, is handed the rows to write as soon as they are final: after about every
+    ``every`` requests, between two chains (only an open chain's rows can still be undone), and
+    once at the end, so that a store can write them while the rest of the batch is decided.
+    """
     out = BatchOutput()
     n = len(requests)
-    start = 0
+    start = sent = 0
     while start < n:
-        first = requests[start]
-        if not first.flags and _plain(first, base_ts + start, start, state, out):
-            start += 1
-            continue
-        if not first.flags & LINKED:  # a lone transfer: it changes nothing unless it succeeds
-            res = _evaluate(first, base_ts + start, start, state, out, None, expiring)
-            if res.result is not Result.OK:
-                _remember_failure(first, res, base_ts + start, state, out)
-            out.results.append(res)
-            start += 1
-            continue
-        end = start
-        while end < n - 1 and requests[end].flags & LINKED:
-            end += 1
-        chain = range(start, end + 1)
-        if requests[end].flags & LINKED:  # the batch ended inside a chain
-            for i in chain:
-                code = Result.LINKED_EVENT_CHAIN_OPEN if i == end else Result.LINKED_EVENT_FAILED
-                out.results.append(TransferResult(i, requests[i].id, code))
-            break
-        undo = _Undo(out)
-        results: list[TransferResult] = []
-        failed_at = -1
-        for i in chain:
-            res = _evaluate(requests[i], base_ts + i, i, state, out, undo, expiring)
-            results.append(res)
-            if res.result is not Result.OK:
-                failed_at = i
-                break
-        if failed_at >= 0:
-            undo.rollback(state, out)
-            for i in chain:
-                if i == failed_at:
-                    continue
-                prior = results[i - start] if i < failed_at else None
-                if prior is not None and prior.replayed:
-                    continue
-                replacement = TransferResult(i, requests[i].id, Result.LINKED_EVENT_FAILED)
-                if i < failed_at:
-                    results[i - start] = replacement
-                else:
-                    results.append(replacement)
-        if failed_at >= 0:
-            failure = results[failed_at - start]
-            _remember_failure(requests[failed_at], failure, base_ts + failed_at, state, out)
-        out.results.extend(results)
-        start = end + 1
+        stop = min(n, start + every) if sink is not None else n
+        while start < stop:
+            first = requests[start]
+            if not first.flags and _plain(first, base_ts + start, start, state, out):
+                start += 1
+                continue
+            if not first.flags & LINKED:  # a lone transfer: it changes nothing unless it succeeds
+                res = _evaluate(first, base_ts + start, start, state, out, None, expiring)
+                if res.result is not Result.OK:
+                    _remember_failure(first, res, base_ts + start, state, out)
+                out.results.append(res)
+                start += 1
+                continue
+            start = _chain(requests, start, base_ts, state, out, expiring)
+        if sink is not None and sent < len(out.transfers):
+            sink(out.transfers[sent:])
+            sent = len(out.transfers)
     return out
+
+
+def _chain(
+    requests: list[TransferRequest],
+    start: int,
+    base_ts: int,
+    state: BatchState,
+    out: BatchOutput,
+    expiring: bool,
+) -> int:
+    """Decide the linked chain that begins at ``start``, all or nothing; returns where the next
+    request begins."""
+    n = len(requests)
+    end = start
+    while end < n - 1 and requests[end].flags & LINKED:
+        end += 1
+    chain = range(start, end + 1)
+    if requests[end].flags & LINKED:  # the batch ended inside a chain
+        for i in chain:
+            code = Result.LINKED_EVENT_CHAIN_OPEN if i == end else Result.LINKED_EVENT_FAILED
+            out.results.append(TransferResult(i, requests[i].id, code))
+        return n
+    undo = _Undo(out)
+    results: list[TransferResult] = []
+    failed_at = -1
+    for i in chain:
+        res = _evaluate(requests[i], base_ts + i, i, state, out, undo, expiring)
+        results.append(res)
+        if res.result is not Result.OK:
+            failed_at = i
+            break
+    if failed_at >= 0:
+        undo.rollback(state, out)
+        for i in chain:
+            if i == failed_at:
+                continue
+            prior = results[i - start] if i < failed_at else None
+            if prior is not None and prior.replayed:
+                continue
+            replacement = TransferResult(i, requests[i].id, Result.LINKED_EVENT_FAILED)
+            if i < failed_at:
+                results[i - start] = replacement
+            else:
+                results.append(replacement)
+    if failed_at >= 0:
+        failure = results[failed_at - start]
+        _remember_failure(requests[failed_at], failure, base_ts + failed_at, state, out)
+    out.results.extend(results)
+    return end + 1
 
 
 def _plain(req: TransferRequest, ts: int, index: int, state: BatchState, out: BatchOutput) -> bool:

@@ -198,11 +198,7 @@ def _create(
     account_ids.discard(0)
     state, batch_id = store.prepare(conn, ids, hold_ids, account_ids)
     base = rules.first_timestamp(state, now_ns())
-    out = rules.apply(list(requests), state, base, expiring=expiring)
-    if not (out.transfers or out.failed):
-        store.finish(conn, state)
-        return out.results
-    return rules.shifted(out.results, store.write(conn, batch_id, base, out, state))
+    return store.settle(conn, batch_id, base, list(requests), state, expiring)
 
 
 def create_transfer(session: Session, request: TransferRequest) -> TransferResult:

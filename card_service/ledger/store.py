@@ -4,6 +4,7 @@ shares the request's transaction), because the batch path writes tens of thousan
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from card_service.ledger.digest import content_hash
+from card_service.ledger import rules
+from card_service.ledger.digest import content_hash, transfer_bytes
 from card_service.ledger.results import LedgerError, Result
 from card_service.ledger.rules import (
     EXPIRY_CODE,
@@ -21,6 +23,7 @@ from card_service.ledger.rules import (
     BatchState,
     StoredTransfer,
 )
+from card_service.ledger.schemas import TransferRequest, TransferResult
 
 TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount_cents, pending_id, code, user_data, flags, "
@@ -132,6 +135,22 @@ class Store:
         return holds
 
     # -- writes ----------------------------------------------------------------------------
+    def settle(
+        self,
+        conn: Any,
+        batch_id: int,
+        ts: int,
+        requests: list[TransferRequest],
+        state: BatchState,
+        expiring: bool,
+    ) -> list[TransferResult]:
+        """Decide the prepared batch and record it; a result per request."""
+        out = rules.apply(requests, state, ts, expiring=expiring)
+        if not (out.transfers or out.failed):
+            self.finish(conn, state)
+            return out.results
+        return rules.shifted(out.results, self.write(conn, batch_id, ts, out, state))
+
     def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState) -> int:
         """Record the batch's rows and balances; returns how much later (ns) than ``ts`` the
         batch's timestamps were written (0 unless the write took a lock on a newer account)."""
@@ -337,7 +356,7 @@ class PostgresStore(Store):
             return self._prepare_small(conn, ids, account_ids)
         holds = self._holds(conn, hold_ids, account_ids)
         cursors = [conn.cursor() for _ in range(6)]
-        id_array, account_array = _array(ids), _array(sorted(account_ids))
+        id_array, account_array = _uuid_array(ids), _array(sorted(account_ids))
         with conn.pipeline():
             cursors[0].execute(
                 f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = ANY(%s::uuid[])",
@@ -408,6 +427,45 @@ class PostgresStore(Store):
         if state.restore is not None:
             conn.cursor().execute(_RESTORE_PLANS, (state.restore,))
 
+    def settle(
+        self,
+        conn: Any,
+        batch_id: int,
+        ts: int,
+        requests: list[TransferRequest],
+        state: BatchState,
+        expiring: bool,
+    ) -> list[TransferResult]:
+        """A large batch is written while it is decided: its rows go to the server by COPY as soon
+        as they are final (rules.apply's sink), so the server inserts and indexes the first rows
+        while this process decides the next ones, instead of the two taking turns.
+        """
+        if len(requests) < COPY_THRESHOLD:
+            return super().settle(conn, batch_id, ts, requests, state, expiring)
+        import psycopg
+
+        cur = conn.cursor()
+        hasher = hashlib.sha256()
+        try:
+            # Binary: less to format here and less to parse there (about 1 µs a row each side).
+            with cur.copy(
+                f"COPY ledger_transfers ({TRANSFER_COLUMNS}, batch_id) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types([*_TRANSFER_TYPES, "bigint"])
+                write_row = copy.write_row
+
+                def sink(rows: list[StoredTransfer]) -> None:
+                    for t in rows:
+                        write_row((*t, batch_id))
+                    hasher.update(b"".join(map(transfer_bytes, rows)))
+
+                out = rules.apply(requests, state, ts, expiring=expiring, sink=sink)
+            if out.transfers or out.failed:
+                self._write(cur, batch_id, ts, out, state.accounts, hasher.digest(), copied=True)
+        except (psycopg.errors.UniqueViolation, IntegrityError) as exc:
+            raise ConcurrentWrite(str(exc)) from exc
+        return out.results
+
     def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState) -> int:
         """Short writes go as one statement, which also locks the accounts without limits, adds
         their balance before the batch to their entries and their deltas to their row, moves the
@@ -462,14 +520,19 @@ class PostgresStore(Store):
         ts: int,
         out: BatchOutput,
         accounts: dict[int, AccountState],
+        digest: bytes | None = None,
+        copied: bool = False,
     ) -> None:
+        """The batch's rows (unless ``copied`` already, with their ``digest``), its failures and
+        the balances of the accounts it touched."""
         if out.transfers:
-            digest = content_hash(out.transfers)
+            digest = digest or content_hash(out.transfers)
             cur.execute(
                 "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
                 "seal_key) VALUES (%s, %s, %s, %s, pg_current_xact_id()::text::bigint)",
                 (batch_id, ts, len(out.transfers), digest),
             )
+        if out.transfers and not copied:
             self._insert(
                 cur,
                 "ledger_transfers",
@@ -632,6 +695,11 @@ def _element(value: Any) -> str:
 def _array(values: Iterable[Any]) -> str:
     """A PostgreSQL array literal of ints or UUIDs: far cheaper to send than a dumped list."""
     return "{" + ",".join(map(str, values)) + "}"
+
+
+def _uuid_array(values: Iterable[uuid.UUID]) -> str:
+    """An array literal of UUIDs as 32 hex digits each (str() of a UUID costs four times more)."""
+    return "{" + ",".join([f"{u.int:032x}" for u in values]) + "}"
 
 
 _SQLITE = SQLiteStore()
