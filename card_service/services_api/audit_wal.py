@@ -19,8 +19,13 @@ up to 150 ms (an audit record dirties a random page of the target index, so the 
 fraction of a second under load). The writer's own connection has ``wal_autocheckpoint=0``;
 ``Checkpointer`` runs ``PRAGMA wal_checkpoint(PASSIVE)`` on a connection of its own, in a thread
 of its own, at most every ``CHECKPOINT_EVERY_S`` while the writer commits. A passive checkpoint
-waits for neither readers nor writers. Every other connection keeps SQLite's automatic
-checkpoints, so the WAL is bounded even if this thread is not running.
+waits for neither readers nor writers. But SQLite starts the WAL over only when a writer begins
+and finds every frame copied back, which under a commit a millisecond hardly ever happens after a
+checkpoint in another thread (the WAL grew past 100 MB in a minute). So once the WAL holds
+``RESTART_FRAMES`` the checkpointer takes the writers' turn and runs a RESTART checkpoint (it
+waits for the readers of old frames, a fraction of a millisecond, and has only the frames since
+the last passive one to copy); the next commit starts the WAL from its beginning. Every other
+connection keeps SQLite's automatic checkpoints.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY_S = 0.2
+RESTART_FRAMES = 4096  # 16 MiB of WAL at SQLite's 4 KiB pages
 DEFAULT_AUTOCHECKPOINT = 1000  # SQLite's own, given back when the writer's connection returns
 
 try:
@@ -96,14 +102,21 @@ def autocheckpoint_again(dbapi: Any, engine: Engine) -> None:
 class Checkpointer:
     """Passive WAL checkpoints in a thread of its own, while ``committed()`` is being called."""
 
-    def __init__(self, engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        every_s: float = CHECKPOINT_EVERY_S,
+        restart_frames: int = RESTART_FRAMES,
+    ) -> None:
         self._engine = engine
         self._every_s = every_s
+        self._restart_frames = restart_frames
         self._on = database_file(engine) is not None
+        self._turn = WriterTurn(engine)  # its own descriptor: it excludes this process's writer too
         self._due = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.checkpoints = 0
+        self.checkpoints = self.restarts = 0
 
     def committed(self) -> None:
         """The writer committed: a checkpoint is due within ``every_s``."""
@@ -125,13 +138,21 @@ class Checkpointer:
                     continue
                 self._due.clear()
                 try:
-                    dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
+                    self._checkpoint(dbapi)
                 except Exception:  # the next round retries; other connections still checkpoint
                     log.warning("a WAL checkpoint of the audit trail failed", exc_info=True)
                 self._stop.wait(self._every_s)
         finally:
             pooled.close()
+            self._turn.close()
+
+    def _checkpoint(self, dbapi: Any) -> None:
+        _busy, frames, _copied = dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self.checkpoints += 1
+        if frames >= self._restart_frames:
+            with self._turn:  # the audit writers wait on the lock file, not in the busy handler
+                dbapi.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+            self.restarts += 1
 
     def close(self) -> None:
         """The thread ends (what it did not copy back stays in the WAL, committed)."""
