@@ -22,10 +22,12 @@ of its own, at most every ``CHECKPOINT_EVERY_S`` while the writer commits. A pas
 waits for neither readers nor writers. But SQLite starts the WAL over only when a writer begins
 and finds every frame copied back, which under a commit a millisecond hardly ever happens after a
 checkpoint in another thread (the WAL grew past 100 MB in a minute). So once the WAL holds
-``RESTART_FRAMES`` the checkpointer takes the writers' turn and runs a RESTART checkpoint (it
-waits for the readers of old frames, a fraction of a millisecond, and has only the frames since
-the last passive one to copy); the next commit starts the WAL from its beginning. Every other
-connection keeps SQLite's automatic checkpoints.
+``RESTART_FRAMES`` the checkpointer takes the writers' turn and runs a RESTART checkpoint: it
+has only the frames since the last passive one to copy, then needs the readers off the old
+frames (a fraction of a millisecond); the next commit starts the WAL from its beginning. Left to
+SQLite's busy handler that wait took its 1, 2, 5, 10 ms steps, so the writers' turn was held
+3-22 ms; the checkpointer's connection has no busy handler and tries again every 0.2 ms instead.
+Every other connection keeps SQLite's automatic checkpoints.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -40,8 +43,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
-CHECKPOINT_EVERY_S = 0.2
-RESTART_FRAMES = 4096  # 16 MiB of WAL at SQLite's 4 KiB pages
+CHECKPOINT_EVERY_S = 0.5
+RESTART_FRAMES = 16384  # 64 MiB of WAL at SQLite's 4 KiB pages
+RESTART_TRIES, RESTART_PAUSE_S = 50, 0.0002  # readers of old frames finish within microseconds
 DEFAULT_AUTOCHECKPOINT = 1000  # SQLite's own, given back when the writer's connection returns
 
 try:
@@ -133,6 +137,7 @@ class Checkpointer:
         pooled = self._engine.raw_connection()
         try:
             dbapi: Any = pooled.driver_connection
+            dbapi.execute("PRAGMA busy_timeout=0")  # hence the connection is not given back
             while not self._stop.is_set():
                 if not self._due.wait(0.5):
                     continue
@@ -143,16 +148,22 @@ class Checkpointer:
                     log.warning("a WAL checkpoint of the audit trail failed", exc_info=True)
                 self._stop.wait(self._every_s)
         finally:
-            pooled.close()
+            pooled.invalidate()  # closed: its busy_timeout is not the pool's
             self._turn.close()
 
     def _checkpoint(self, dbapi: Any) -> None:
         _busy, frames, _copied = dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         self.checkpoints += 1
-        if frames >= self._restart_frames:
-            with self._turn:  # the audit writers wait on the lock file, not in the busy handler
-                dbapi.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-            self.restarts += 1
+        if frames < self._restart_frames:
+            return
+        with self._turn:  # the audit writers wait on the lock file meanwhile
+            for _ in range(RESTART_TRIES):
+                # Copies what was committed since the passive one, then needs every reader off
+                # the old frames: busy (at once, no busy handler) while one is still on them.
+                if not dbapi.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]:
+                    self.restarts += 1
+                    return
+                time.sleep(RESTART_PAUSE_S)
 
     def close(self) -> None:
         """The thread ends (what it did not copy back stays in the WAL, committed)."""
