@@ -7,8 +7,7 @@
 
 Loads N holders with active cards (the demo seeder's bulk path), the demo catalogue, one
 registered client of the bus service (policy: entitlement and quote). Serves the real app with
-uvicorn in a subprocess (``--workers`` processes, each on its own SO_REUSEPORT socket as
-``card-service serve`` starts them; ``--listen shared`` for uvicorn's one shared socket) and drives it from ``--loaders`` separate
+uvicorn in a subprocess (``--workers`` processes) and drives it from ``--loaders`` separate
 processes, each an event loop (uvloop) holding ``--connections`` keep-alive HTTP/1.1
 connections (asyncio protocols, every request built once per card), one request at a time on
 each (no pipelining), so the client costs the server's cores little (about 26 µs a request). Half the requests ask "is this card's holder a senior?" (birth date decrypted,
@@ -353,9 +352,9 @@ def main() -> None:
     ap.add_argument("--app", choices=sorted(APPS), default="app",
                     help="app: the FastAPI app (as serve runs it); fast-first: the fast routes "
                     "in front of FastAPI's layers (api/fast.py before_fastapi)")  # fmt: skip
-    ap.add_argument("--listen", choices=["shared", "reuseport"], default="reuseport",
-                    help="reuseport: a SO_REUSEPORT socket per worker (api/serving.py, as "
-                    "serve runs them); shared: uvicorn --workers (one socket)")  # fmt: skip
+    ap.add_argument("--listen", choices=["shared", "reuseport"], default="shared",
+                    help="shared: uvicorn --workers (one socket; as serve runs today); "
+                    "reuseport: a SO_REUSEPORT socket per worker (api/serving.py)")  # fmt: skip
     args = ap.parse_args()
 
     default_file = OUT / f"service-api-{args.holders}.sqlite3"

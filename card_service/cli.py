@@ -50,28 +50,16 @@ def serve(
         True, help="Log every request (one line each); off saves CPU on busy terminals' routes."
     ),
 ) -> None:
-    """Serve the HTTP API. Several workers each listen on their own SO_REUSEPORT socket
-    (api/serving.py), so the kernel spreads clients' connections over them (Linux)."""
+    """Serve the HTTP API."""
     import os
-    import socket
 
     import uvicorn
 
-    from card_service.api import serving
     from card_service.config import get_settings
 
     # What start-up built lives as long as the process: frozen out of the collector's walks.
     os.environ.setdefault("CARD_SERVICE_GC_FREEZE_AT_START", "true")
     settings = get_settings()
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-        serving.run(
-            serving.APP,
-            host or settings.host,
-            port or settings.port,
-            workers,
-            access_log=access_log,
-        )
-        return
     uvicorn.run(
         "card_service.api.app:create_app",
         factory=True,
