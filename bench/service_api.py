@@ -140,18 +140,22 @@ APPS = {
 }
 
 
-def serve(url: str, port: int, workers: int, app: str = "app") -> subprocess.Popen[bytes]:
+def serve(
+    url: str, port: int, workers: int, app: str = "app", listen: str = "shared"
+) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "CARD_SERVICE_DATABASE_URL": url,
         "CARD_SERVICE_PII_KEYRING_PATH": str(KEYRING),
         "CARD_SERVICE_LEDGER_MAINTENANCE_INTERVAL_S": "5",
         "CARD_SERVICE_GC_FREEZE_AT_START": "true",  # as card-service serve starts it
     }
-    cmd = [
-        sys.executable, "-m", "uvicorn", APPS[app], "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
+    where = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    quiet = ["--log-level", "warning", "--no-access-log"]
+    if listen == "reuseport":  # a socket per worker (api/serving.py)
+        cmd = [sys.executable, "-m", "card_service.api.serving", "--factory", APPS[app]]
+    else:  # uvicorn's one socket shared by its workers
+        cmd = [sys.executable, "-m", "uvicorn", APPS[app], "--factory"]
+    cmd += where + quiet
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -348,6 +352,9 @@ def main() -> None:
     ap.add_argument("--app", choices=sorted(APPS), default="app",
                     help="app: the FastAPI app (as serve runs it); fast-first: the fast routes "
                     "in front of FastAPI's layers (api/fast.py before_fastapi)")  # fmt: skip
+    ap.add_argument("--listen", choices=["shared", "reuseport"], default="shared",
+                    help="shared: uvicorn --workers (one socket; as serve runs today); "
+                    "reuseport: a SO_REUSEPORT socket per worker (api/serving.py)")  # fmt: skip
     args = ap.parse_args()
 
     default_file = OUT / f"service-api-{args.holders}.sqlite3"
@@ -359,7 +366,7 @@ def main() -> None:
     client_id, secret, cards, load_s = prepare(url, args.holders, args.reuse)
     auth = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     port = free_port()
-    proc = serve(url, port, args.workers, args.app)
+    proc = serve(url, port, args.workers, args.app, args.listen)
     ctx = mp.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
     readies = [ctx.Event() for _ in range(args.loaders)]
@@ -417,6 +424,7 @@ def main() -> None:
         "seconds": args.seconds,
         "server_workers": args.workers,
         "app": args.app,
+        "listen": args.listen,
         "load_processes": args.loaders,
         "connections": args.loaders * args.connections,
         "requests_per_s": round(len(both) / args.seconds, 1),

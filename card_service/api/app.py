@@ -18,7 +18,7 @@ from card_service.api.deps import DbSession
 from card_service.api.fast import FastRoutes, FastTable
 from card_service.api.warm import warm_up
 from card_service.config import Settings, get_settings
-from card_service.db import make_engine, make_sessionmaker, transaction
+from card_service.db import make_engine, make_read_sessionmaker, make_sessionmaker, transaction
 
 log = logging.getLogger(__name__)
 health = APIRouter(tags=["health"])
@@ -70,10 +70,15 @@ def fast_tables(settings: Settings) -> list[FastTable]:
 
 
 def _expire_cards(app: FastAPI, today: date) -> None:
-    """Cards past their expiry become expired (and deny-listed), in chunks."""
+    """Cards past their expiry become expired (and deny-listed), in chunks. Whether any is due
+    is read first without the write lock: on SQLite every writer (the services' audit records,
+    taps, payments) would otherwise wait while the cards are scanned."""
     from card_service.audit.schemas import Actor
-    from card_service.cards.service import expire_due
+    from card_service.cards.service import any_due, expire_due
 
+    with make_read_sessionmaker(app.state.engine)() as session:
+        if not any_due(session, today):
+            return
     while True:
         with transaction(app.state.sessionmaker) as session:
             if expire_due(session, Actor.system("daily card expiry"), today) == 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -398,14 +398,19 @@ def reset_pin(session: Session, actor: Actor, number: str, pin: str) -> Card:
     return card
 
 
+def _due(today: date) -> tuple[ColumnElement[bool], ...]:
+    return Card.expires_on < today, Card.status.in_(("requested", "active", "blocked"))
+
+
+def any_due(session: Session, today: date) -> bool:
+    """Whether ``expire_due`` has anything to do: a read, so on SQLite no write lock is held
+    while it scans the cards (a quarter of a second at a million cards)."""
+    return session.scalar(select(Card.id).where(*_due(today)).limit(1)) is not None
+
+
 def expire_due(session: Session, actor: Actor, today: date, limit: int = 5000) -> int:
     """Mark live or blocked cards past their expiry as expired; live ones go on the deny list."""
-    due = session.scalars(
-        select(Card)
-        .where(Card.expires_on < today, Card.status.in_(("requested", "active", "blocked")))
-        .limit(limit)
-        .with_for_update()
-    ).all()
+    due = session.scalars(select(Card).where(*_due(today)).limit(limit).with_for_update()).all()
     for card in due:
         if card.status != "blocked":
             _deny(session, card, "add", "expired")

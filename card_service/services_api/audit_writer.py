@@ -10,7 +10,9 @@ and run straight on the driver: lock and read the chain's head, insert the group
 The rows are the trail's own: ``audit.service.chain_rows`` fills and hashes them, as it does for
 ``record_many``, so ``audit.service.verify`` checks them as any other
 (tests/services_api/test_audit_writer.py writes through both and verifies the chain).
-SQLite: ``BEGIN IMMEDIATE`` as every writer there. PostgreSQL: the head row ``FOR UPDATE``.
+SQLite: ``BEGIN IMMEDIATE`` as every writer there, and no automatic WAL checkpoint inside the
+writer's COMMIT (audit_wal.py runs them in a thread of their own). PostgreSQL: the head row
+``FOR UPDATE``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 
 from card_service.audit.models import AuditEvent, AuditHead
 from card_service.audit.service import PendingEvent, chain_rows
+from card_service.services_api.audit_wal import autocheckpoint_again, no_autocheckpoint
 from card_service.services_api.prepared import Prepared
 
 _READ_HEAD = (
@@ -55,7 +58,9 @@ class AuditWriter:
         if not events:
             return
         if self._pooled is None:
-            self._pooled = self._engine.raw_connection()
+            pooled = self._engine.raw_connection()
+            no_autocheckpoint(pooled.driver_connection, self._engine)
+            self._pooled = pooled
         dbapi: Any = self._pooled.driver_connection
         try:
             if self._sqlite:
@@ -97,5 +102,11 @@ class AuditWriter:
 
     def close(self) -> None:
         pooled, self._pooled = self._pooled, None
-        if pooled is not None:
-            pooled.close()  # back to the pool (which rolls back anything left open)
+        if pooled is None:
+            return
+        try:
+            autocheckpoint_again(pooled.driver_connection, self._engine)
+        except Exception:  # a connection that cannot take a pragma is not one to give back
+            pooled.invalidate()
+            raise
+        pooled.close()  # back to the pool (which rolls back anything left open)

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from card_service.api.app import create_app
 from card_service.cards import luhn
 from card_service.cards.models import Card, DenyListChange
+from card_service.cards.service import any_due
 from card_service.cli import app
 from card_service.config import get_settings
 from card_service.db import transaction
@@ -151,8 +152,12 @@ def test_expiry_puts_live_cards_on_the_deny_list(
         other = d.person(national_id="00000000T")
         lost = d.card(other, chip="04DEAD0001")["number"]
         d.as_("clerk", "POST", f"/v1/cards/{lost}/block", json={"reason": "lost"})
+        with d.sessions()() as s:
+            assert not any_due(s, date.today())  # the service's daily check finds nothing
         with transaction(d.sessions()) as s:
             s.execute(update(Card).values(expires_on=date.today() - timedelta(days=1)))
+        with d.sessions()() as s:
+            assert any_due(s, date.today())
         refused = d.client.post("/v1/me/login", json={"card_number": live, "pin": "1234"})
         assert refused.json()["code"] == "card_expired"
         monkeypatch.setenv("CARD_SERVICE_DATABASE_URL", sqlite_url)
@@ -165,6 +170,8 @@ def test_expiry_puts_live_cards_on_the_deny_list(
         assert d.as_("clerk", "GET", f"/v1/cards/{live}").json()["status"] == "expired"
         assert _deny_list(d, live) == ["add"]
         assert _deny_list(d, lost) == ["add"]  # already there since it was blocked
+        with d.sessions()() as s:
+            assert not any_due(s, date.today())
         assert d.as_("supervisor", "POST", f"/v1/cards/{lost}/unblock").json()["code"] == (
             "card_not_blocked"
         )
