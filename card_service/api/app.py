@@ -86,12 +86,18 @@ def _expire_cards(app: FastAPI, today: date) -> None:
 
 
 def _true_up_caps(app: FastAPI) -> None:
-    """Refund what passed a daily or weekly cap (terminals/caps.py); no catalogue, nothing to do."""
+    """Refund what passed a daily or weekly cap (terminals/caps.py); no catalogue, nothing to do.
+    Counted first without the write lock, as the card expiry is: usually nothing is due."""
     from card_service.catalogue.errors import CatalogueNotLoaded
     from card_service.terminals.caps import true_up
 
-    with contextlib.suppress(CatalogueNotLoaded), transaction(app.state.sessionmaker) as session:
-        true_up(session, datetime.now(UTC))
+    now = datetime.now(UTC)
+    with contextlib.suppress(CatalogueNotLoaded):
+        with make_read_sessionmaker(app.state.engine)() as session:
+            if not true_up(session, now, write=False):
+                return
+        with transaction(app.state.sessionmaker) as session:
+            true_up(session, now)
 
 
 async def _maintenance(app: FastAPI, interval_s: float) -> None:

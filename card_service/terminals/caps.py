@@ -51,11 +51,16 @@ class Refund:
     amount_cents: int
 
 
-def true_up(session: Session, now: datetime, days: int = LOOKBACK_DAYS) -> list[Refund]:
+def true_up(
+    session: Session, now: datetime, days: int = LOOKBACK_DAYS, *, write: bool = True
+) -> list[Refund]:
     """Refund what passed a cap in the service days of the last ``days`` days up to ``now``,
     and in the weeks they fall in; returns the refunds written by this call. Raises
-    CatalogueNotLoaded when no catalogue is in force at ``now``."""
-    if is_postgres(session):  # one runner at a time: the ids already make a rerun harmless
+    CatalogueNotLoaded when no catalogue is in force at ``now``. With ``write=False`` it only
+    says what is due (on a read-only session: it takes no write lock)."""
+    if write and is_postgres(
+        session
+    ):  # one runner at a time: the ids already make a rerun harmless
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('terminals_cap_true_up'))"))
     current = in_force(session, now)
     today, _ = period_starts(current, now)
@@ -66,12 +71,12 @@ def true_up(session: Session, now: datetime, days: int = LOOKBACK_DAYS) -> list[
     while day <= today:
         rules = _rules_at(session, day)
         if rules is not None:
-            refunds += _true_up_day(session, rules, day, weeks)
+            refunds += _true_up_day(session, rules, day, weeks, write)
         day += timedelta(days=1)
     for (code, monday), (cap, kept) in weeks.items():
         if cap is not None:
             due = {p: cents - cap for p, cents in kept.items() if cents > cap}
-            refunds += _refund(session, code, f"week:{monday}", due)
+            refunds += _refund(session, code, f"week:{monday}", due, write)
     return refunds
 
 
@@ -79,7 +84,9 @@ def true_up(session: Session, now: datetime, days: int = LOOKBACK_DAYS) -> list[
 _Weeks = dict[tuple[str, date], tuple[int | None, dict[int, int]]]
 
 
-def _true_up_day(session: Session, rules: FareRules, day: datetime, weeks: _Weeks) -> list[Refund]:
+def _true_up_day(
+    session: Session, rules: FareRules, day: datetime, weeks: _Weeks, write: bool
+) -> list[Refund]:
     """Refund what passed each daily cap on the service day starting at ``day``, and add what
     the holders keep paying to their week."""
     refunds = []
@@ -88,7 +95,7 @@ def _true_up_day(session: Session, rules: FareRules, day: datetime, weeks: _Week
         day_cap = svc.cap_day_cents
         if day_cap is not None:
             due = {p: cents - day_cap for p, cents in paid.items() if cents > day_cap}
-            refunds += _refund(session, svc.code, f"day:{day.date()}", due)
+            refunds += _refund(session, svc.code, f"day:{day.date()}", due, write)
         _, week_start = period_starts(rules, day)
         _, week = weeks.setdefault((svc.code, week_start.date()), (svc.cap_week_cents, {}))
         for p, cents in paid.items():
@@ -155,6 +162,7 @@ def _refund(
     service: str,
     period: str,
     due: dict[int, int],
+    write: bool,
 ) -> list[Refund]:
     """Refund what is due per purse, less what was refunded for this period before."""
     if not due:
@@ -172,8 +180,8 @@ def _refund(
         for p, cents in sorted(due.items())
         if cents > refunded[p]
     ]
-    if not out:
-        return []
+    if not out or not write:
+        return out
     code = revenue_code(service)
     revenue = account_ids(session, [code], {"revenue": KINDS["revenue"]})[code]
     requests = [

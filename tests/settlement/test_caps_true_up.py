@@ -46,6 +46,10 @@ def test_a_day_over_the_cap_is_refunded_once_and_a_late_tap_adds_to_it(db_url, t
             _ride(c, 40 + i, chip, day + timedelta(hours=i))
         assert c.balance(purse) == 2000 - 600
 
+        with transaction(c.d.sessions()) as s:  # what is due, counted without writing
+            due = true_up(s, datetime.now(UTC), write=False)
+        assert [(r.period, r.amount_cents) for r in due] == [(f"day:{day.date()}", 150)]
+        assert c.balance(purse) == 2000 - 600
         assert _true_up(c) == [(f"day:{day.date()}", 150)]  # 6.00 paid, 4.50 cap
         assert c.balance(purse) == 2000 - 450 and c.revenue("bus") == 450
         assert _true_up(c) == []  # run again: nothing twice
