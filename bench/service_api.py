@@ -125,6 +125,8 @@ def prepare(url: str, holders: int, reuse: bool) -> tuple[str, str, list[str], f
             )
         )
     engine.dispose()
+    if not sample:  # else every load process fails on its first request and the run hangs
+        sys.exit(f"no active card in {url}: load it again (without --reuse)")
     return client_id, secret, sample, load_s
 
 
