@@ -58,9 +58,8 @@ def true_up(
     and in the weeks they fall in; returns the refunds written by this call. Raises
     CatalogueNotLoaded when no catalogue is in force at ``now``. With ``write=False`` it only
     says what is due (on a read-only session: it takes no write lock)."""
-    if write and is_postgres(
-        session
-    ):  # one runner at a time: the ids already make a rerun harmless
+    # One runner at a time on PostgreSQL (the ids alone already make a rerun harmless).
+    if write and is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('terminals_cap_true_up'))"))
     current = in_force(session, now)
     today, _ = period_starts(current, now)
