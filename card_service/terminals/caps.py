@@ -17,6 +17,7 @@ is ever taken back: what a holder paid only grows, so what is due only grows.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from card_service.catalogue.errors import CatalogueNotLoaded
 from card_service.catalogue.service import in_force
 from card_service.charging.models import Charge
 from card_service.identity.models import Holder
-from card_service.ledger.schemas import TransferRequest
+from card_service.ledger.schemas import MAX_BATCH, TransferRequest
 from card_service.ledger.service import create_transfers
 from card_service.protocol.fees.engine import period_starts
 from card_service.protocol.fees.rules import FareRules, Service
@@ -38,6 +39,7 @@ from card_service.terminals.postings import KINDS, account_ids, revenue_code
 from card_service.terminals.settlement import cards_by_uid
 from card_service.terminals.sql import is_postgres
 
+log = logging.getLogger(__name__)
 REFUND_CODE = "cap_refund"
 NAMESPACE = uuid.UUID("3c0f6a52-9d1e-5b7a-8e44-0b9d6c2f7a13")
 LOOKBACK_DAYS = 22  # a validator refuses taps past 21 days without a snapshot
@@ -185,7 +187,7 @@ def _refund(
     revenue = account_ids(session, [code], {"revenue": KINDS["revenue"]})[code]
     requests = [
         TransferRequest(
-            uuid.uuid5(NAMESPACE, f"{r.purse_account_id}:{service}:{period}:{before}"),
+            _refund_id(r, refunded[r.purse_account_id]),
             revenue,
             r.purse_account_id,
             r.amount_cents,
@@ -193,12 +195,17 @@ def _refund(
             user_data=f"{service} {period}",
         )
         for r in out
-        for before in (refunded[r.purse_account_id],)
     ]
-    results = create_transfers(session, requests)
+    results = [
+        result
+        for i in range(0, len(requests), MAX_BATCH)
+        for result in create_transfers(session, requests[i : i + MAX_BATCH])
+    ]
     written = []
     for r, req, res in zip(out, requests, results, strict=True):
-        if res.ok and not res.replayed:
+        if not res.ok:  # kept by the ledger: the next run asks again under the same id
+            log.warning("cap refund %s to purse %s refused: %s", period, r.purse_account_id, res)
+        elif not res.replayed:
             session.add(
                 CapRefund(
                     transfer_id=req.id,
@@ -211,3 +218,9 @@ def _refund(
             written.append(r)
     session.flush()
     return written
+
+
+def _refund_id(refund: Refund, refunded_before: int) -> uuid.UUID:
+    """The same state gives the same id, so two runs write a refund once."""
+    name = f"{refund.purse_account_id}:{refund.service}:{refund.period}:{refunded_before}"
+    return uuid.uuid5(NAMESPACE, name)
