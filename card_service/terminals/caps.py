@@ -168,14 +168,12 @@ def _refund(
     """Refund what is due per purse, less what was refunded for this period before."""
     if not due:
         return []
-    refunded: dict[int, int] = defaultdict(int)
     rows = session.execute(
         select(CapRefund.purse_account_id, func.sum(CapRefund.amount_cents))
         .where(CapRefund.service == service, CapRefund.period == period)
         .group_by(CapRefund.purse_account_id)
     )
-    for p, cents in rows:
-        refunded[int(p)] += int(cents)
+    refunded: dict[int, int] = defaultdict(int, {int(p): int(c) for p, c in rows})
     out = [
         Refund(p, service, period, cents - refunded[p])
         for p, cents in sorted(due.items())
@@ -184,7 +182,7 @@ def _refund(
     if not out or not write:
         return out
     code = revenue_code(service)
-    revenue = account_ids(session, [code], {"revenue": KINDS["revenue"]})[code]
+    revenue = account_ids(session, [code], KINDS)[code]
     requests = [
         TransferRequest(
             _refund_id(r, refunded[r.purse_account_id]),

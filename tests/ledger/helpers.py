@@ -95,3 +95,15 @@ def seal_everything(sessions: sessionmaker[Session], within_s: float = 30.0) -> 
             return
         assert time.monotonic() < deadline, f"{left} batches still not chained"
         time.sleep(0.05)
+
+
+def assert_verifies(sessions: sessionmaker[Session]) -> None:
+    """Chain what is committed, then ``ledger verify``'s checks pass."""
+    from card_service.ledger.seal import seal
+    from card_service.ledger.verify import verify
+
+    with transaction(sessions) as s:
+        seal(s)
+    with transaction(sessions) as s:
+        report = verify(s)
+    assert report.ok, report.problems

@@ -17,7 +17,16 @@ from card_service.ledger.schemas import AccountFlags, TransferFlags, TransferReq
 from card_service.ledger.seal import seal
 from card_service.ledger.store import ConcurrentWrite
 from card_service.ledger.verify import verify
-from tests.ledger.helpers import PURSE, balances, count_transfers, open_accounts, post, req, run
+from tests.ledger.helpers import (
+    PURSE,
+    assert_verifies,
+    balances,
+    count_transfers,
+    open_accounts,
+    post,
+    req,
+    run,
+)
 
 NONE = AccountFlags.NONE
 
@@ -57,10 +66,7 @@ def test_a_refused_transfer_alone_is_named_kept_and_moves_nothing(engine, sessio
     assert retry.result.value == "exceeds_credits" and retry.replayed
     assert balances(sessions, purse) == (0, 1100, 0, 0)
     assert balances(sessions, bus) == (0, 0, 0, 0)
-    with transaction(sessions) as s:
-        seal(s)
-    with transaction(sessions) as s:
-        assert verify(s).ok
+    assert_verifies(sessions)
 
 
 @pytest.mark.postgres
@@ -124,10 +130,7 @@ def test_eight_clients_alone_into_one_revenue_account(pg_url):
     # 1,000 cents pay twenty fares of 50; the last five of each client are refused.
     assert sorted(set(refused)) == ["exceeds_credits"] and len(refused) == 8 * 5
     assert balances(sessions, bus) == (0, 8 * 20 * 50, 0, 0)
-    with transaction(sessions) as s:
-        seal(s)
-    with transaction(sessions) as s:
-        assert verify(s).ok
+    assert_verifies(sessions)
     engine.dispose()
 
 
@@ -169,10 +172,7 @@ def test_on_postgresql_a_plain_transfer_takes_one_statement_and_a_refusal_two(pg
     assert "ledger_alone_prepare" in prepared()[1:]
     assert ledger.transfer_alone(engine, req(purse, bank, 5)).ok
     assert balances(sessions, purse) == (5, 5, 0, 0)
-    with transaction(sessions) as s:
-        seal(s)
-    with transaction(sessions) as s:
-        assert verify(s).ok
+    assert_verifies(sessions)
     engine.dispose()
 
 

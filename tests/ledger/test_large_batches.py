@@ -16,10 +16,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from card_service.db import make_engine, make_sessionmaker, transaction
 from card_service.ledger import service as ledger
 from card_service.ledger.schemas import AccountFlags, TransferFlags, TransferRequest
-from card_service.ledger.seal import seal
 from card_service.ledger.store import ConcurrentWrite
-from card_service.ledger.verify import verify
-from tests.ledger.helpers import PURSE, count_transfers, open_accounts, post, req, run, void
+from tests.ledger.helpers import (
+    PURSE,
+    assert_verifies,
+    count_transfers,
+    open_accounts,
+    post,
+    req,
+    run,
+    void,
+)
 
 NONE = AccountFlags.NONE
 LINKED = TransferFlags.LINKED
@@ -110,10 +117,7 @@ def test_a_long_upload_records_what_short_batches_would(sessions):
     assert {"ok", "exceeds_credits", "linked_event_failed"} <= set(long_results)
     for mine, theirs in zip(long_accounts, short_accounts, strict=True):
         assert _entries(sessions, mine) == _entries(sessions, theirs)
-    with transaction(sessions) as s:
-        seal(s)
-    with transaction(sessions) as s:
-        assert verify(s).ok
+    assert_verifies(sessions)
 
 
 def test_a_long_upload_retried_whole_is_answered_from_what_was_stored(sessions):
