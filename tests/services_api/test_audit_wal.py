@@ -134,30 +134,35 @@ def test_the_sink_commits_every_record_and_the_chain_verifies(
 
 
 def test_a_long_wal_is_started_over(sqlite_url: str) -> None:
-    """Under steady commits a passive checkpoint alone never lets SQLite start the WAL over: the
-    checkpointer restarts it once it is long, and the WAL stops growing."""
+    """The checkpointer starts a long WAL over (under steady commits a passive checkpoint alone
+    never lets SQLite do it), and with a checkpoint after each commit the WAL stops growing."""
     engine = make_engine(sqlite_url)
     path = database_file(engine)
     assert path is not None
     wal = path.with_name(path.name + "-wal")
-    writer = AuditWriter(engine)
+    writer, turn = AuditWriter(engine), WriterTurn(engine)
     checkpointer = Checkpointer(engine, every_s=0.01, restart_frames=200)
     try:
-        for i in range(100):
+        for i in range(100):  # a long WAL: the writer's connection never checkpoints it itself
             writer.write(_events(10, f"r{i}-"))
-            checkpointer.committed()
+        checkpointer.committed()
         deadline = time.monotonic() + 10
         while checkpointer.restarts == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert checkpointer.restarts >= 1
         size = wal.stat().st_size
-        for i in range(100):  # the same again: written over the WAL's start, not past its end
-            writer.write(_events(10, f"s{i}-"))
+        for i in range(300):  # three times as much: over the WAL's start, never past its end
+            passes = checkpointer.checkpoints
+            with turn:  # as the sink writes: never while the checkpointer starts the WAL over
+                writer.write(_events(10, f"s{i}-"))
             checkpointer.committed()
-            time.sleep(0.002)
+            deadline = time.monotonic() + 10  # steady: each commit's checkpoint has its turn
+            while checkpointer.checkpoints == passes and time.monotonic() < deadline:
+                time.sleep(0.001)
         assert wal.stat().st_size <= size
         assert _in_database_file(path, "r") == 1000
     finally:
         checkpointer.close()
+        turn.close()
         writer.close()
         engine.dispose()
