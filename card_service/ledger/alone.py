@@ -78,7 +78,7 @@ _READY: weakref.WeakSet[Any] = weakref.WeakSet()  # connections holding the thre
 # One plain transfer, decided and written by one statement. Its accounts are locked in the
 # order every other path takes them (accounts with limits first, then the others, each by id:
 # see store._LOCKED and _WRITE_SMALL), so it cannot deadlock with a batch. Returns the
-# transfer's timestamp, or no row (and writes nothing) when any of rules._plain's conditions
+# transfer's timestamp, or no row (and writes nothing) when any of rules._plain_run's conditions
 # fails: the id was used or failed before, an account is missing, currencies differ, or a limit
 # would be passed. Prepared once per connection, as the two-trip path's statements are.
 _ONCE = f"""PREPARE ledger_alone_once (uuid, bigint, bigint, bigint, text, text, bigint) AS
@@ -132,7 +132,7 @@ def usable(conn: Any, request: TransferRequest) -> bool:
 
 
 def plain(request: TransferRequest) -> bool:
-    """Whether the request passes rules._plain's checks that need no state: the rest are _ONCE's."""
+    """Whether the request passes rules._plain_run's checks that need no state: the rest are _ONCE's."""
     amount = request.amount_cents
     return (
         not request.flags

@@ -89,6 +89,9 @@ class BatchState:
     relative: frozenset[int] = frozenset()
     # The batch's ids as the database stores them, in request order (SQLite: converted once).
     id_keys: list[Any] = field(default_factory=list)
+    # True when no id appears twice in the batch and no request posts or voids a hold (then a
+    # plain transfer needs no entry in known: nothing later in the batch can look it up).
+    unique_ids: bool = False
     # PostgreSQL, small batches: the caller's plan_cache_mode, put back by the write (see store).
     restore: str | None = None
 
@@ -167,10 +170,10 @@ def apply(
     while start < n:
         stop = min(n, start + every) if sink is not None else n
         while start < stop:
+            start = _plain_run(requests, start, stop, base_ts, state, out)
+            if start == stop:
+                break
             first = requests[start]
-            if not first.flags and _plain(first, base_ts + start, start, state, out):
-                start += 1
-                continue
             if not first.flags & LINKED:  # a lone transfer: it changes nothing unless it succeeds
                 res = _evaluate(first, base_ts + start, start, state, out, None, expiring)
                 if res.result is not Result.OK:
@@ -234,43 +237,69 @@ def _chain(
     return end + 1
 
 
-def _plain(req: TransferRequest, ts: int, index: int, state: BatchState, out: BatchOutput) -> bool:
-    """The settlement fast path: a new, plain transfer that passes every check is recorded here.
+def _plain_run(
+    requests: list[TransferRequest],
+    start: int,
+    stop: int,
+    base_ts: int,
+    state: BatchState,
+    out: BatchOutput,
+) -> int:
+    """The settlement fast path: new, plain transfers that pass every check are recorded here,
+    one after another from ``start``; returns where the first other request is (or ``stop``).
 
-    Anything else (a replay, a hold, a failure of any kind) returns False untouched and takes the
-    general path in ``_decide``, which names the result. Fares are nearly all of this kind.
+    Anything else (a replay, a hold, a flag, a failure of any kind) is left untouched for the
+    general path in ``_decide``, which names the result. Fares are nearly all of this kind, so
+    everything the loop needs is looked up once per run rather than once per transfer.
     """
-    amount = req.amount_cents
     accounts = state.accounts
-    dr = accounts.get(req.debit_account_id)
-    cr = accounts.get(req.credit_account_id)
-    if (
-        dr is None
-        or cr is None
-        or dr is cr
-        or amount is None
-        or amount <= 0
-        or not req.code
-        or req.timeout_s
-        or req.pending_id is not None
-        or not req.id.int
-        or dr.currency != cr.currency
-        or req.id in state.known
-        or (state.failed and req.id in state.failed)
-        or (dr.flags & DMNEC and dr.dpe + dr.dp + amount > dr.cp + dr.floor)
-        or (cr.flags & CMNED and cr.cpe + cr.cp + amount > cr.dp + cr.floor)
-    ):
-        return False
-    dr.dp += amount
-    cr.cp += amount
-    dr.ts_last = cr.ts_last = ts
-    stored = _stored(req, dr, cr, amount, None, None, ts)
-    out.transfers.append(stored)
-    out.touched.add(dr.id)
-    out.touched.add(cr.id)
-    state.known[req.id] = stored
-    out.results.append(_new(TransferResult, (index, req.id, OK, ts, False)))
-    return True
+    known, failed = state.known, state.failed
+    # Without a repeated id in the batch, no later request can replay a plain transfer: it need
+    # not be remembered by id (holds are, by the general path, as posts and voids look them up).
+    remember = not state.unique_ids
+    add_transfer, add_result, touch = out.transfers.append, out.results.append, out.touched.add
+    get = accounts.get
+    index = start
+    while index < stop:
+        req = requests[index]
+        amount = req.amount_cents
+        dr = get(req.debit_account_id)
+        cr = get(req.credit_account_id)
+        rid = req.id
+        if (
+            req.flags
+            or dr is None
+            or cr is None
+            or dr is cr
+            or amount is None
+            or amount <= 0
+            or not req.code
+            or req.timeout_s
+            or req.pending_id is not None
+            or not rid.int
+            or dr.currency != cr.currency
+            or (known and rid in known)
+            or (failed and rid in failed)
+            or (dr.flags & DMNEC and dr.dpe + dr.dp + amount > dr.cp + dr.floor)
+            or (cr.flags & CMNED and cr.cpe + cr.cp + amount > cr.dp + cr.floor)
+        ):
+            return index
+        ts = base_ts + index
+        dr.dp += amount
+        cr.cp += amount
+        dr.ts_last = cr.ts_last = ts
+        stored = _new(StoredTransfer, (
+            rid, dr.id, cr.id, amount, None, req.code, req.user_data, 0, 0, None, ts,
+            dr.cp - dr.dp, cr.cp - cr.dp,
+        ))  # fmt: skip
+        add_transfer(stored)
+        touch(dr.id)
+        touch(cr.id)
+        if remember:
+            known[rid] = stored
+        add_result(_new(TransferResult, (index, rid, OK, ts, False)))
+        index += 1
+    return index
 
 
 def _stored(

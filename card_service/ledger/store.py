@@ -255,7 +255,11 @@ class SQLiteStore(Store):
         batch_id = self.next_batch_id(conn)
         accounts = self.lock_accounts(conn, sorted(account_ids))
         resolutions = self.fetch_resolutions(conn, hold_ids) if hold_ids else {}
-        return BatchState(accounts, known, failed, resolutions, id_keys=keys), batch_id
+        # No id twice, and no post or void that could name one of the batch's own transfers
+        # (bytes hash in C; the UUIDs themselves would cost a Python call each).
+        unique = not hold_ids and len(set(keys)) == len(keys)
+        state = BatchState(accounts, known, failed, resolutions, id_keys=keys, unique_ids=unique)
+        return state, batch_id
 
     def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
         # BEGIN IMMEDIATE already holds the database's write lock for this transaction.

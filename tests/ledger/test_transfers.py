@@ -306,3 +306,21 @@ def test_codes_and_user_data_come_back_exactly_as_written(sessions, accts, size)
     assert stored == {r.code: r.user_data for r in requests}
     assert tuple(refused) == ('no "money"', "{x}")
     assert run(sessions, *requests, failing) == ["ok"] * size + ["exceeds_credits"]
+
+
+def test_a_batch_that_names_its_own_transfers_again_gets_the_same_answers(sessions, accts):
+    """An id repeated within one call is a replay of the first; a post naming a plain transfer of
+    the same call finds it, and is told it is not a hold. Money moves once."""
+    bank, purse, bus = accts
+    fare = req(purse, bus, 100)
+    other = req(purse, bus, 999, id=fare.id)
+    assert run(sessions, req(bank, purse, 500), fare, fare, other) == [
+        "ok",
+        "ok",
+        "ok",
+        "exists_with_different_amount",
+    ]
+    second = req(purse, bus, 50)
+    assert run(sessions, second, post(second.id)) == ["ok", "pending_transfer_not_pending"]
+    assert balances(sessions, bus) == (0, 150, 0, 0)
+    assert count_transfers(sessions) == 3
