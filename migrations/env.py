@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
 from card_service.all_models import Base
@@ -10,6 +12,13 @@ from card_service.db import make_engine
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Objects the models keep for one database only (``info={"dialects": (...)}``) are compared
+    only on that database."""
+    dialects = getattr(obj, "info", {}).get("dialects")
+    return dialects is None or context.get_context().dialect.name in dialects
 
 
 def _url() -> str:
@@ -26,7 +35,10 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is not None:
         context.configure(
-            connection=connectable, target_metadata=target_metadata, render_as_batch=True
+            connection=connectable,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=_include,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -34,7 +46,10 @@ def run_migrations_online() -> None:
     engine = make_engine(_url())
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=_include,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -101,10 +101,11 @@ def _true_up_caps(app: FastAPI) -> None:
 
 
 async def _maintenance(app: FastAPI, interval_s: float) -> None:
-    """Off the request path: chain committed ledger batches, expire holds, and once a day
+    """Off the request path: chain committed ledger batches (and, on SQLite, index their
+    history), expire holds, and once a day
     (and at start) expire the cards past their date and true up the fare caps."""
     from card_service.ledger.seal import seal
-    from card_service.ledger.service import expire_holds
+    from card_service.ledger.service import expire_holds, index_history
 
     cards_checked: date | None = None
     while True:
@@ -116,6 +117,7 @@ async def _maintenance(app: FastAPI, interval_s: float) -> None:
                 expire_holds(session)
             with transaction(app.state.sessionmaker) as session:
                 seal(session)
+                index_history(session)
             today = date.today()
             if cards_checked != today:
                 _expire_cards(app, today)

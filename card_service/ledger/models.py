@@ -1,6 +1,6 @@
 """Ledger tables. Only card_service.ledger writes them.
 
-Transfers, failed ids, batches and the chain are append-only (database triggers refuse UPDATE and
+Transfers, failed ids, batches, the chain and (SQLite) the history index are append-only (database triggers refuse UPDATE and
 DELETE). Each transfer row is both of its entries: it carries the debit and the credit account's
 posted balance after it, and the ``ledger_entries`` view (see the migration) shows them as two
 rows, one per account. The account row holds cached balances, changed in the same transaction as the
@@ -46,8 +46,20 @@ class Transfer(Base):
             postgresql_where=text("pending_id IS NOT NULL"),
             sqlite_where=text("pending_id IS NOT NULL"),
         ),
-        Index("ix_ledger_transfers_debit_account", "debit_account_id", "timestamp"),
-        Index("ix_ledger_transfers_credit_account", "credit_account_id", "timestamp"),
+        # PostgreSQL indexes each account's history as transfers are written; SQLite keeps it in
+        # ledger_history, written in sorted runs (see card_service/ledger/history.py).
+        Index(
+            "ix_ledger_transfers_debit_account",
+            "debit_account_id",
+            "timestamp",
+            info={"dialects": ("postgresql",)},
+        ),
+        Index(
+            "ix_ledger_transfers_credit_account",
+            "credit_account_id",
+            "timestamp",
+            info={"dialects": ("postgresql",)},
+        ),
         Index(
             "ix_ledger_transfers_expires_at",
             "expires_at",
@@ -124,3 +136,28 @@ class SealState(Base):
     position: Mapped[int] = mapped_column(BigInteger)
     chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     horizon: Mapped[int] = mapped_column(BigInteger)
+
+
+class HistoryIndexEntry(Base):
+    """SQLite only: one entry of an account's history, a key to its transfer. Append-only.
+
+    Written in sorted runs by history.catch_up for every transfer up to the state's mark; the
+    transfers after the mark are read from ledger_transfers directly (see history.py).
+    """
+
+    __tablename__ = "ledger_history"
+    __table_args__ = ({"sqlite_with_rowid": False, "info": {"dialects": ("sqlite",)}},)
+
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(UUIDBytes, primary_key=True)
+
+
+class HistoryState(Base):
+    """SQLite only: the rowid of the last transfer whose entries are in ledger_history. One row."""
+
+    __tablename__ = "ledger_history_state"
+    __table_args__ = ({"info": {"dialects": ("sqlite",)}},)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    indexed_upto: Mapped[int] = mapped_column(BigInteger)

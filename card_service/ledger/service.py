@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from card_service.ledger import alone, rules
+from card_service.ledger import history as history_index
 from card_service.ledger.clock import now_ns
 from card_service.ledger.models import Account
 from card_service.ledger.results import (
@@ -244,6 +245,23 @@ def expire_holds(session: Session, now: int | None = None, limit: int = 5000) ->
     return sum(1 for r in results if r.ok and not r.replayed)
 
 
+def index_history(session: Session) -> int:
+    """SQLite: index the history of every transfer written since the last time (see
+    ledger/history.py); returns how many. PostgreSQL indexes it as it writes: 0."""
+    store = store_for(session)
+    if isinstance(store, PostgresStore):
+        return 0
+    return history_index.catch_up(store.raw(session))
+
+
+_HISTORY = (
+    "SELECT transfer_id, timestamp, is_debit, posted_delta, pending_delta, balance_after_cents, "
+    "code, user_data, other_account_id FROM ledger_entries "
+    "WHERE account_id = :a AND timestamp >= :lo AND timestamp < :hi "
+    "ORDER BY timestamp DESC LIMIT :n"
+)
+
+
 def history(
     session: Session,
     account_id: int,
@@ -253,16 +271,11 @@ def history(
     to_ts: int | None = None,
 ) -> list[HistoryEntry]:
     """An account's entries, newest first, optionally within [from_ts, to_ts) (ns)."""
+    store = store_for(session)
     rows = session.execute(
-        text(
-            "SELECT transfer_id, timestamp, is_debit, posted_delta, pending_delta, "
-            "balance_after_cents, code, user_data, other_account_id FROM ledger_entries "
-            "WHERE account_id = :a AND timestamp >= :lo AND timestamp < :hi "
-            "ORDER BY timestamp DESC LIMIT :n"
-        ),
+        text(_HISTORY if isinstance(store, PostgresStore) else history_index.ENTRIES),
         {"a": account_id, "lo": from_ts or 0, "hi": to_ts or 2**63 - 1, "n": limit},
     )
-    store = store_for(session)
     return [
         HistoryEntry(
             store.to_id(r[0]),

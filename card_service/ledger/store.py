@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from card_service.ledger import rules
+from card_service.ledger import history, rules
 from card_service.ledger.digest import content_hash, transfer_bytes
 from card_service.ledger.results import LedgerError, Result
 from card_service.ledger.rules import (
@@ -326,6 +326,8 @@ class SQLiteStore(Store):
             if "UNIQUE" in str(exc):
                 raise ConcurrentWrite(str(exc)) from exc
             raise
+        if out.transfers:
+            history.catch_up(conn, history.INDEX_EVERY)
         return 0
 
     def seal_horizon(self, conn: Any) -> int:

@@ -1,0 +1,140 @@
+"""SQLite indexes account history in sorted runs (ledger/history.py): whatever has been indexed so
+far, an account's history reads the same, and verify notices an index that does not match."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from card_service.db import make_engine, make_sessionmaker, transaction
+from card_service.ledger import history as history_index
+from card_service.ledger import service as ledger
+from card_service.ledger.verify import verify
+from card_service.migrate import alembic_config
+from tests.ledger.helpers import PURSE, assert_verifies, open_accounts, req, run
+
+NONE = PURSE & 0
+
+
+@pytest.fixture
+def sessions(sqlite_url: str) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(sqlite_url))
+
+
+def _fares(sessions: sessionmaker[Session], rng: random.Random, batches: int) -> list[int]:
+    """A bank, three purses and two buses; top-ups, then batches of fares between them."""
+    bank, *accounts = open_accounts(
+        sessions,
+        ("bank", NONE, None),
+        *((f"purse:{i}", PURSE, 100) for i in range(3)),
+        ("bus:1", NONE, None),
+        ("bus:2", NONE, None),
+    )
+    purses, buses = accounts[:3], accounts[3:]
+    run(sessions, *(req(bank, p, 5_000) for p in purses))
+    for _ in range(batches):
+        fares = [req(rng.choice(purses), rng.choice(buses), rng.randint(1, 90)) for _ in range(7)]
+        run(sessions, *fares)
+    return [bank, *accounts]
+
+
+def _mark(s: Session) -> tuple[int, int]:
+    top, upto = s.execute(text(history_index._BEHIND)).one()
+    return int(top), int(upto)
+
+
+def _read_both_ways(s: Session, account: int, **window: int) -> None:
+    """The indexed read gives what the plain scan of every entry gives."""
+    got = ledger.history(s, account, **window)  # type: ignore[arg-type]
+    params = {
+        "a": account,
+        "lo": window.get("from_ts") or 0,
+        "hi": window.get("to_ts") or 2**63 - 1,
+        "n": window.get("limit", 50),
+    }
+    want = s.execute(text(ledger._HISTORY), params).all()
+    assert [(e.transfer_id.bytes, e.timestamp, e.balance_after_cents) for e in got] == [
+        (bytes(r[0]), r[1], r[5]) for r in want
+    ]
+
+
+def test_history_reads_the_same_whatever_is_indexed(sessions):
+    rng = random.Random(7)
+    accounts = _fares(sessions, rng, batches=6)
+    with transaction(sessions) as s:
+        stamps = sorted(
+            int(t) for t in s.execute(text("SELECT timestamp FROM ledger_transfers")).scalars()
+        )
+    for indexed_now in (False, True, False):
+        with transaction(sessions) as s:
+            if indexed_now:
+                assert ledger.index_history(s) > 0
+                top, upto = _mark(s)
+                assert top == upto
+            for account in accounts:
+                _read_both_ways(s, account)
+                _read_both_ways(s, account, limit=3)
+                lo, hi = sorted(rng.sample(stamps, 2))
+                _read_both_ways(s, account, from_ts=lo, to_ts=hi, limit=1_000)
+        # More fares after the mark: the next reads see indexed and unindexed entries together.
+        run(sessions, *(req(accounts[1], accounts[4], 3) for _ in range(4)))
+    assert_verifies(sessions)
+
+
+def test_a_write_that_leaves_too_much_unindexed_indexes_it(sessions, monkeypatch):
+    monkeypatch.setattr(history_index, "INDEX_EVERY", 20)
+    accounts = _fares(sessions, random.Random(3), batches=2)  # 3 top-ups and 14 fares: not yet
+    with transaction(sessions) as s:
+        assert _mark(s) == (17, 0)
+    run(sessions, *(req(accounts[1], accounts[4], 1) for _ in range(5)))
+    with transaction(sessions) as s:
+        assert _mark(s) == (22, 22)
+    assert_verifies(sessions)
+
+
+def test_verify_names_a_transfer_the_index_lacks_and_counts_a_stray_entry(sessions):
+    _fares(sessions, random.Random(5), batches=2)
+    with transaction(sessions) as s:
+        ledger.index_history(s)
+    assert_verifies(sessions)
+    with transaction(sessions) as s:  # a stray entry: for an account no transfer names
+        s.execute(
+            text(
+                "INSERT INTO ledger_history (account_id, timestamp, transfer_id) "
+                "SELECT 999, timestamp, id FROM ledger_transfers LIMIT 1"
+            )
+        )
+    with transaction(sessions) as s:
+        assert any("entries where" in p for p in verify(s).problems)
+
+    accounts = open_accounts(sessions, ("a", NONE, None), ("b", NONE, None))
+    run(sessions, req(accounts[0], accounts[1], 5))
+    with transaction(sessions) as s:  # the mark moved past a transfer that was never indexed
+        s.execute(text("UPDATE ledger_history_state SET indexed_upto = indexed_upto + 1"))
+        newest = text("SELECT id FROM ledger_transfers ORDER BY rowid DESC LIMIT 1")
+        missing = bytes(s.execute(newest).scalar_one())
+    with transaction(sessions) as s:
+        problems = verify(s).problems
+    assert any(missing.hex() in p.replace("-", "") for p in problems), problems
+
+
+def test_the_migration_indexes_the_history_already_there(sessions, sqlite_url):
+    accounts = _fares(sessions, random.Random(11), batches=3)
+    with transaction(sessions) as s:
+        before = {a: ledger.history(s, a, limit=100) for a in accounts}
+    engine = make_engine(sqlite_url)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010_cap_true_up")
+        assert conn.execute(text("SELECT count(*) FROM ledger_transfers")).scalar_one() == 24
+        command.upgrade(cfg, "head")
+    engine.dispose()
+    with transaction(sessions) as s:
+        assert _mark(s) == (24, 24)
+        assert {a: ledger.history(s, a, limit=100) for a in accounts} == before
+    assert_verifies(sessions)
