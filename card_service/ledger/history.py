@@ -2,52 +2,162 @@
 
 An index on (account, time) for each side of a transfer puts every new entry on the page of its
 account: a batch of fares from thousands of purses dirties thousands of pages, each rewritten to
-the WAL at commit, and the more history there is the more pages a batch touches. So on SQLite the
-transfers table has no such index. ``ledger_history`` holds the two entries of every transfer up
-to a mark (``ledger_history_state.indexed_upto``, a rowid of ``ledger_transfers``), written by
-``catch_up`` in one sorted INSERT, which touches each page once per run instead of once per batch.
-Reads take the indexed entries and scan the transfers after the mark, which are at most
-``INDEX_EVERY`` rows plus one batch: a write that leaves more behind catches up in its own
-transaction, and the service's maintenance loop catches up whenever anything is behind.
+the WAL at commit. So on SQLite the transfers table has no such index. ``ledger_history`` holds
+the two entries of the transfers up to a mark (``ledger_history_state.indexed_upto``, a rowid of
+``ledger_transfers``), written by sorted INSERTs that touch each page once per run rather than
+once per batch.
+
+A run starts once ``INDEX_EVERY`` transfers wait after the mark. Large batches then index it a
+slice of accounts at a time (``SLICES`` slices by account id), each slice in a thread while the
+batch is decided, hashed and laid out in Python: SQLite releases the GIL while it runs the one
+statement, so the slice costs the batch no time on a second core. The last slice moves the mark.
+``catch_up`` indexes everything at once, in the caller's thread: the service's maintenance loop
+calls it, and so does a write that finds ``4 * INDEX_EVERY`` transfers waiting (small batches).
+
+Reads take the indexed entries and scan the transfers after the mark (at most about
+``4 * INDEX_EVERY`` rows); entries of a run in progress are found both ways and counted once.
 
 Rowids of ledger_transfers are a gap-free sequence: rows are never deleted (triggers refuse it),
 and a new row takes the largest rowid plus one. The entries name transfers by id, not rowid, and
-``verify`` checks that every transfer up to the mark has exactly its two entries.
+``verify`` checks that each transfer up to the mark has its two entries and no entry is stray.
 
-PostgreSQL keeps the plain indexes: its writers commit concurrently and out of rowid order, and
-its COPY path meets its target with them. See docs/decisions/0011.
+PostgreSQL keeps the plain indexes: its writers commit concurrently, out of rowid order, and its
+COPY path meets its target with them. See docs/decisions/0011.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 INDEX_EVERY = 50_000
+SLICES = 10
+ALL = 2**63 - 1
 
-_BEHIND = (
-    "SELECT coalesce((SELECT max(rowid) FROM ledger_transfers), 0), indexed_upto "
-    "FROM ledger_history_state WHERE id = 1"
+# The newest transfer's rowid, the mark, the run's end (= mark when none) and where it stands.
+_STATE = (
+    "SELECT coalesce((SELECT max(rowid) FROM ledger_transfers), 0), indexed_upto, run_upto, "
+    "run_from FROM ledger_history_state WHERE id = 1"
 )
-_CATCH_UP = """
+# Entries of transfers in (mark, top] for accounts in [lo, hi), and for every account below hi
+# of the transfers after ``run``; one pass over the transfers gives both sides (CROSS JOIN: SQLite keeps
+# that order), and the entries
+# are sorted, so each page of the index is written once.
+_INDEX = """
 INSERT INTO ledger_history (account_id, timestamp, transfer_id)
 SELECT account_id, timestamp, transfer_id FROM (
-  SELECT debit_account_id AS account_id, timestamp, id AS transfer_id
-  FROM ledger_transfers WHERE rowid > ?1 AND rowid <= ?2
-  UNION ALL
-  SELECT credit_account_id, timestamp, id FROM ledger_transfers WHERE rowid > ?1 AND rowid <= ?2
-) ORDER BY 1, 2, 3
+  SELECT CASE side WHEN 0 THEN t.debit_account_id ELSE t.credit_account_id END AS account_id,
+    t.timestamp, t.id AS transfer_id, t.rowid AS r
+  FROM ledger_transfers t CROSS JOIN (SELECT 0 AS side UNION ALL SELECT 1) AS sides
+  WHERE t.rowid > :mark AND t.rowid <= :top
+)
+WHERE account_id < :hi AND (account_id >= :lo OR r > :run)
+ORDER BY 1, 2, 3
 """
+_SAVE = "UPDATE ledger_history_state SET indexed_upto = ?, run_upto = ?, run_from = ? WHERE id = 1"
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Entries to write: transfers in (mark, top], accounts in [lo, hi) (or all accounts for the
+    transfers after ``run``); then the state to save: (indexed_upto, run_upto, run_from)."""
+
+    mark: int
+    top: int
+    run: int
+    lo: int
+    hi: int
+    after: tuple[int, int, int]
+
+    def write(self, conn: Any) -> None:
+        self.insert(conn)
+        self.save(conn)
+
+    def insert(self, conn: Any) -> None:
+        params = {"mark": self.mark, "top": self.top, "run": self.run}
+        conn.execute(_INDEX, {**params, "lo": self.lo, "hi": self.hi})
+
+    def save(self, conn: Any) -> None:
+        conn.execute(_SAVE, self.after)
+
+
+def state(conn: Any) -> tuple[int, int, int, int]:
+    top, mark, run_upto, run_from = conn.execute(_STATE).fetchone()
+    return int(top), int(mark), int(run_upto), int(run_from)
+
+
+def next_slice(conn: Any) -> Slice | None:
+    """The next slice of the run in progress, or of a new run if ``INDEX_EVERY`` transfers wait."""
+    top, mark, run_upto, run_from = state(conn)
+    if run_upto == mark:  # no run in progress
+        if top - mark < INDEX_EVERY:
+            return None
+        run_upto, run_from = top, 0
+    newest = int(conn.execute("SELECT coalesce(max(id), 0) FROM ledger_accounts").fetchone()[0])
+    hi = run_from + newest // SLICES + 1
+    if hi > newest:
+        return Slice(mark, run_upto, run_upto, run_from, ALL, (run_upto, run_upto, 0))
+    return Slice(mark, run_upto, run_upto, run_from, hi, (mark, run_upto, hi))
+
+
+def catch_up(conn: Any, at_least: int = 1) -> int:
+    """Index everything after the mark, when ``at_least`` transfers wait there, in the caller's
+    transaction (which must hold SQLite's write lock); returns how many transfers that was."""
+    top, mark, run_upto, run_from = state(conn)
+    if top - mark < at_least:
+        return 0
+    # The run's transfers for the accounts it has not reached, and every later one for all.
+    Slice(mark, top, run_upto, run_from, ALL, (top, top, 0)).write(conn)
+    return top - mark
+
+
+class Indexer(threading.Thread):
+    """Writes one slice on the caller's connection while the caller computes. The caller must not
+    touch the connection between start() and finish()."""
+
+    def __init__(self, conn: Any, piece: Slice) -> None:
+        super().__init__(name="ledger-history", daemon=True)
+        self.conn, self.piece = conn, piece
+        self.error: BaseException | None = None
+        self._writing = threading.Event()
+
+    def start(self) -> None:
+        """Start, and return once the thread is about to write: it needs the GIL for that, and a
+        caller busy in Python would otherwise keep it waiting a switch interval (5 ms)."""
+        super().start()
+        self._writing.wait()
+
+    def run(self) -> None:
+        try:
+            self._writing.set()
+            self.piece.insert(self.conn)
+        except BaseException as exc:  # handed to finish(), in the caller's thread
+            self.error = exc
+        finally:
+            self._writing.set()
+
+    def finish(self) -> None:
+        self.join()
+        if isinstance(self.error, sqlite3.ProgrammingError):
+            # A connection bound to its thread (an in-memory database): write it here instead.
+            self.piece.insert(self.conn)
+        elif self.error is not None:
+            raise self.error
+        self.piece.save(self.conn)  # here: one GIL hand-over fewer for the thread
+
 
 # An account's entries (columns of ledger_entries), newest first: those indexed, and those of the
-# transfers after the mark, found by a scan of at most INDEX_EVERY rows plus a batch.
+# transfers after the mark, found by a scan; UNION counts once an entry found both ways.
 ENTRIES = """
-WITH mark AS (SELECT indexed_upto AS upto FROM ledger_history_state WHERE id = 1),
-picked AS (
+WITH picked AS (
   SELECT transfer_id, timestamp FROM ledger_history
   WHERE account_id = :a AND timestamp >= :lo AND timestamp < :hi
-  UNION ALL
+  UNION
   SELECT id, timestamp FROM ledger_transfers
-  WHERE rowid > (SELECT upto FROM mark) AND (debit_account_id = :a OR credit_account_id = :a)
+  WHERE rowid > (SELECT indexed_upto FROM ledger_history_state WHERE id = 1)
+    AND (debit_account_id = :a OR credit_account_id = :a)
     AND timestamp >= :lo AND timestamp < :hi
   ORDER BY timestamp DESC LIMIT :n
 )
@@ -57,26 +167,8 @@ WHERE account_id = :a AND transfer_id IN (SELECT transfer_id FROM picked)
 ORDER BY timestamp DESC
 """
 
-
-def behind(conn: Any) -> tuple[int, int]:
-    """The newest transfer's rowid, and the mark: the entries of those between are not indexed."""
-    top, upto = conn.execute(_BEHIND).fetchone()
-    return int(top), int(upto)
-
-
-def catch_up(conn: Any, at_least: int = 1) -> int:
-    """Index every transfer after the mark when ``at_least`` of them are waiting, in the caller's
-    transaction (which must hold SQLite's write lock); returns how many were indexed."""
-    top, upto = behind(conn)
-    if top - upto < at_least:
-        return 0
-    conn.execute(_CATCH_UP, (upto, top))
-    conn.execute("UPDATE ledger_history_state SET indexed_upto = ? WHERE id = 1", (top,))
-    return top - upto
-
-
-# verify: a transfer up to the mark that lacks one of its entries, and how many entries there are
-# against how many there should be (with none missing, any extra one shows in the count).
+# verify: a transfer up to the mark that lacks one of its entries; and how many entries match no
+# transfer (a stray one).
 MISSING = """
 SELECT t.id FROM ledger_transfers t
 WHERE t.rowid <= (SELECT indexed_upto FROM ledger_history_state WHERE id = 1) AND (
@@ -86,8 +178,8 @@ WHERE t.rowid <= (SELECT indexed_upto FROM ledger_history_state WHERE id = 1) AN
                  AND h.timestamp = t.timestamp AND h.transfer_id = t.id))
 LIMIT 1
 """
-COUNTS = """
-SELECT (SELECT count(*) FROM ledger_history),
-  2 * (SELECT count(*) FROM ledger_transfers
-       WHERE rowid <= (SELECT indexed_upto FROM ledger_history_state WHERE id = 1))
+STRAY = """
+SELECT count(*) FROM ledger_history h LEFT JOIN ledger_transfers t ON t.id = h.transfer_id
+  AND t.timestamp = h.timestamp AND h.account_id IN (t.debit_account_id, t.credit_account_id)
+WHERE t.id IS NULL
 """

@@ -141,8 +141,8 @@ class SealState(Base):
 class HistoryIndexEntry(Base):
     """SQLite only: one entry of an account's history, a key to its transfer. Append-only.
 
-    Written in sorted runs by history.catch_up for every transfer up to the state's mark; the
-    transfers after the mark are read from ledger_transfers directly (see history.py).
+    Written in sorted runs for every transfer up to the state's mark (and part of a run in
+    progress); the transfers after the mark are read from ledger_transfers (see history.py).
     """
 
     __tablename__ = "ledger_history"
@@ -154,10 +154,13 @@ class HistoryIndexEntry(Base):
 
 
 class HistoryState(Base):
-    """SQLite only: the rowid of the last transfer whose entries are in ledger_history. One row."""
+    """SQLite only, one row: the rowid of the last transfer whose entries are all in
+    ledger_history; and the run in progress: up to which transfer, from which account on."""
 
     __tablename__ = "ledger_history_state"
     __table_args__ = ({"info": {"dialects": ("sqlite",)}},)
 
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     indexed_upto: Mapped[int] = mapped_column(BigInteger)
+    run_upto: Mapped[int] = mapped_column(BigInteger)
+    run_from: Mapped[int] = mapped_column(BigInteger)

@@ -38,6 +38,8 @@ ACCOUNT_STATE_COLUMNS = (
     "credits_pending, timestamp_last"
 )
 CHUNK = 500
+# SQLite: batches this large index a slice of account history while they are decided.
+OVERLAP = 1000
 COPY_THRESHOLD = 64
 LIMITS = 3  # AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | CREDITS_MUST_NOT_EXCEED_DEBITS
 
@@ -271,42 +273,79 @@ class SQLiteStore(Store):
             conn.execute("SELECT coalesce(max(id), 0) + 1 FROM ledger_batches").fetchone()[0]
         )
 
+    def settle(
+        self,
+        conn: Any,
+        batch_id: int,
+        ts: int,
+        requests: list[TransferRequest],
+        state: BatchState,
+        expiring: bool,
+    ) -> list[TransferResult]:
+        """As Store.settle; a large batch also indexes a slice of account history meanwhile (in a
+        thread, on this connection, while this thread decides, hashes and lays out the rows:
+        see history.py), and a small one catches the index up if it has fallen far behind."""
+        piece = history.next_slice(conn) if len(requests) >= OVERLAP else None
+        indexer = history.Indexer(conn, piece) if piece is not None else None
+        if indexer is not None:
+            indexer.start()
+        try:
+            out = rules.apply(requests, state, ts, expiring=expiring)
+            rows = self._rows(batch_id, out, state) if out.transfers else []
+            digest = content_hash(out.transfers) if out.transfers else b""
+        finally:
+            if indexer is not None:
+                indexer.finish()
+        if not (out.transfers or out.failed):
+            return out.results
+        self._write(conn, batch_id, ts, out, state, rows, digest)
+        if indexer is None and out.transfers:
+            history.catch_up(conn, 4 * history.INDEX_EVERY)
+        return out.results
+
     def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState) -> int:
+        rows = self._rows(batch_id, out, state) if out.transfers else []
+        digest = content_hash(out.transfers) if out.transfers else b""
+        self._write(conn, batch_id, ts, out, state, rows, digest)
+        return 0
+
+    @staticmethod
+    def _rows(batch_id: int, out: BatchOutput, state: BatchState) -> list[tuple[Any, ...]]:
+        """The batch's transfer rows as SQLite stores them."""
+        # Every request became a transfer, in order: their ids are the batch's, converted.
+        keys = state.id_keys
+        if len(keys) != len(out.transfers):
+            keys = [t[0].bytes for t in out.transfers]
+        return [
+            (
+                key, t[1], t[2], t[3], t[4].bytes if t[4] else None, t[5], t[6], t[7], t[8],
+                t[9], t[10], t[11], t[12], batch_id,
+            )
+            for key, t in zip(keys, out.transfers, strict=True)
+        ]  # fmt: skip
+
+    def _write(
+        self,
+        conn: Any,
+        batch_id: int,
+        ts: int,
+        out: BatchOutput,
+        state: BatchState,
+        rows: list[tuple[Any, ...]],
+        digest: bytes,
+    ) -> None:
         accounts = state.accounts
         try:
-            if out.transfers:
-                digest = content_hash(out.transfers)
+            if rows:
                 conn.execute(
                     "INSERT INTO ledger_batches (id, timestamp, transfer_count, content_hash, "
                     "seal_key) VALUES (?, ?, ?, ?, ?)",
-                    (batch_id, ts, len(out.transfers), digest, batch_id),
+                    (batch_id, ts, len(rows), digest, batch_id),
                 )
-                # Every request became a transfer, in order: their ids are the batch's, converted.
-                keys = state.id_keys
-                if len(keys) != len(out.transfers):
-                    keys = [t[0].bytes for t in out.transfers]
                 conn.executemany(
                     f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}, batch_id) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            key,
-                            t[1],
-                            t[2],
-                            t[3],
-                            t[4].bytes if t[4] else None,
-                            t[5],
-                            t[6],
-                            t[7],
-                            t[8],
-                            t[9],
-                            t[10],
-                            t[11],
-                            t[12],
-                            batch_id,
-                        )
-                        for key, t in zip(keys, out.transfers, strict=True)
-                    ],
+                    rows,
                 )
             if out.failed:
                 conn.executemany(
@@ -326,9 +365,6 @@ class SQLiteStore(Store):
             if "UNIQUE" in str(exc):
                 raise ConcurrentWrite(str(exc)) from exc
             raise
-        if out.transfers:
-            history.catch_up(conn, history.INDEX_EVERY)
-        return 0
 
     def seal_horizon(self, conn: Any) -> int:
         # One writer at a time: every batch visible now is committed and final.

@@ -38,9 +38,13 @@ def upgrade() -> None:
         "ledger_history_state",
         sa.Column("id", sa.SmallInteger(), autoincrement=False, nullable=False),
         sa.Column("indexed_upto", sa.BigInteger(), nullable=False),
+        sa.Column("run_upto", sa.BigInteger(), nullable=False),
+        sa.Column("run_from", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_history_state")),
     )
-    op.execute("INSERT INTO ledger_history_state (id, indexed_upto) VALUES (1, 0)")
+    op.execute(
+        "INSERT INTO ledger_history_state (id, indexed_upto, run_upto, run_from) VALUES (1, 0, 0, 0)"
+    )
     for statement in create_statements("sqlite", "ledger_history"):
         op.execute(statement)
     # Every transfer so far, indexed at once; then the per-row indexes go.

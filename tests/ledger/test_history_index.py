@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from card_service.db import make_engine, make_sessionmaker, transaction
 from card_service.ledger import history as history_index
 from card_service.ledger import service as ledger
+from card_service.ledger import store
 from card_service.ledger.verify import verify
 from card_service.migrate import alembic_config
 from tests.ledger.helpers import PURSE, assert_verifies, open_accounts, req, run
@@ -43,8 +44,9 @@ def _fares(sessions: sessionmaker[Session], rng: random.Random, batches: int) ->
 
 
 def _mark(s: Session) -> tuple[int, int]:
-    top, upto = s.execute(text(history_index._BEHIND)).one()
-    return int(top), int(upto)
+    """The newest transfer's rowid and the index's mark."""
+    top, mark, _, _ = history_index.state(s.connection().connection.driver_connection)
+    return top, mark
 
 
 def _read_both_ways(s: Session, account: int, **window: int) -> None:
@@ -85,14 +87,36 @@ def test_history_reads_the_same_whatever_is_indexed(sessions):
     assert_verifies(sessions)
 
 
-def test_a_write_that_leaves_too_much_unindexed_indexes_it(sessions, monkeypatch):
-    monkeypatch.setattr(history_index, "INDEX_EVERY", 20)
-    accounts = _fares(sessions, random.Random(3), batches=2)  # 3 top-ups and 14 fares: not yet
+def test_large_batches_index_a_run_slice_by_slice_and_reads_never_change(sessions, monkeypatch):
+    monkeypatch.setattr(history_index, "INDEX_EVERY", 10)
+    monkeypatch.setattr(history_index, "SLICES", 3)
+    monkeypatch.setattr(store, "OVERLAP", 5)  # batches of 7 fares count as large
+    rng = random.Random(9)
+    accounts = _fares(sessions, rng, batches=1)  # 3 top-ups and 7 fares: a run is due
+    runs = []
+    for _ in range(8):
+        fares = [req(rng.choice(accounts[1:4]), rng.choice(accounts[4:]), 2) for _ in range(7)]
+        run(sessions, *fares)
+        with transaction(sessions) as s:
+            runs.append(history_index.state(s.connection().connection.driver_connection))
+            for account in accounts:
+                _read_both_ways(s, account, limit=1_000)
+                _read_both_ways(s, account, limit=4)  # an entry found both ways counts once
+        assert_verifies(sessions)
+    # Each run covers the transfers there were when it began, a slice of accounts per batch.
+    marks = [mark for _, mark, _, _ in runs]
+    assert marks == sorted(marks) and 0 < marks[-1] < runs[-1][0]
+    assert any(run_from > 0 for *_, run_from in runs)  # a run was seen halfway
+
+
+def test_small_batches_catch_up_once_far_behind(sessions, monkeypatch):
+    monkeypatch.setattr(history_index, "INDEX_EVERY", 5)  # small batches wait for 20
+    accounts = _fares(sessions, random.Random(3), batches=2)  # 3 top-ups and 14 fares
     with transaction(sessions) as s:
         assert _mark(s) == (17, 0)
-    run(sessions, *(req(accounts[1], accounts[4], 1) for _ in range(5)))
+    run(sessions, *(req(accounts[1], accounts[4], 1) for _ in range(3)))
     with transaction(sessions) as s:
-        assert _mark(s) == (22, 22)
+        assert _mark(s) == (20, 20)
     assert_verifies(sessions)
 
 
@@ -109,7 +133,7 @@ def test_verify_names_a_transfer_the_index_lacks_and_counts_a_stray_entry(sessio
             )
         )
     with transaction(sessions) as s:
-        assert any("entries where" in p for p in verify(s).problems)
+        assert any("1 entries match no transfer" in p for p in verify(s).problems)
 
     accounts = open_accounts(sessions, ("a", NONE, None), ("b", NONE, None))
     run(sessions, req(accounts[0], accounts[1], 5))
