@@ -163,6 +163,8 @@ def test_residence_certificate_and_public_check(
 
 
 def test_card_pulled_mid_payment_leaves_no_half_payment(stack: Stack, page: Any) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+
     stack.fund(5000)
     ref = stack.bill(amount=1234)
     card = sign_in(page, stack)
@@ -170,7 +172,15 @@ def test_card_pulled_mid_payment_leaves_no_half_payment(stack: Stack, page: Any)
     find_bill(page, ref)
     page.click("#bill-pay", no_wait_after=True)
     card.remove(wait=False)
-    page.wait_for_url("**/kiosk/?ended=card_removed**")
+    try:
+        page.wait_for_url("**/kiosk/?ended=card_removed**")
+    except PlaywrightError as exc:
+        # The payment's own navigation and the session's end raced, and one aborted the other
+        # (seen on a loaded machine). Whichever page won, its event stream finds no card and
+        # ends the session there: the end page comes all the same.
+        if "ERR_ABORTED" not in str(exc):
+            raise
+        page.wait_for_url("**/kiosk/?ended=card_removed**")
     said = settled_text(page, "#notice")
     bill = stack.desk.as_("clerk", "GET", f"/v1/bills/{ref}").json()
     if bill["status"] == "paid":
