@@ -102,8 +102,8 @@ def _true_up_caps(app: FastAPI) -> None:
 
 async def _maintenance(app: FastAPI, interval_s: float) -> None:
     """Off the request path: chain committed ledger batches (and, on SQLite, index their
-    history), expire holds, and once a day
-    (and at start) expire the cards past their date and true up the fare caps."""
+    history), expire holds, and once a day (and at start) expire the cards past their date and
+    true up the fare caps."""
     from card_service.ledger.seal import seal
     from card_service.ledger.service import expire_holds, index_history
 

@@ -10,7 +10,8 @@ once per batch.
 A run starts once ``INDEX_EVERY`` transfers wait after the mark. Large batches then index it a
 slice of accounts at a time (``SLICES`` slices by account id), each slice in a thread while the
 batch is decided, hashed and laid out in Python: SQLite releases the GIL while it runs the one
-statement, so the slice costs the batch no time on a second core. The last slice moves the mark.
+statement, so on a second core the batch waits only for what a slice takes beyond that work (the
+slices holding the hot purses and the revenue accounts do). The last slice moves the mark.
 ``catch_up`` indexes everything at once, in the caller's thread: the service's maintenance loop
 calls it, and so does a write that finds ``4 * INDEX_EVERY`` transfers waiting (small batches).
 

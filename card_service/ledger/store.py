@@ -303,12 +303,6 @@ class SQLiteStore(Store):
             history.catch_up(conn, 4 * history.INDEX_EVERY)
         return out.results
 
-    def write(self, conn: Any, batch_id: int, ts: int, out: BatchOutput, state: BatchState) -> int:
-        rows = self._rows(batch_id, out, state) if out.transfers else []
-        digest = content_hash(out.transfers) if out.transfers else b""
-        self._write(conn, batch_id, ts, out, state, rows, digest)
-        return 0
-
     @staticmethod
     def _rows(batch_id: int, out: BatchOutput, state: BatchState) -> list[tuple[Any, ...]]:
         """The batch's transfer rows as SQLite stores them."""
