@@ -151,8 +151,10 @@ class Indexer(threading.Thread):
 
 # An account's entries (columns of ledger_entries), newest first: those indexed, and those of the
 # transfers after the mark, found by a scan; UNION counts once an entry found both ways.
+# MATERIALIZED: otherwise each half of the view runs the scan again (4-6 ms against 8-15 ms for
+# a 60,000-transfer tail).
 ENTRIES = """
-WITH picked AS (
+WITH picked AS MATERIALIZED (
   SELECT transfer_id, timestamp FROM ledger_history
   WHERE account_id = :a AND timestamp >= :lo AND timestamp < :hi
   UNION
