@@ -14,11 +14,12 @@ from card_service.db import make_engine, make_sessionmaker, transaction
 from card_service.ledger import history as history_index
 from card_service.ledger import service as ledger
 from card_service.ledger import store
+from card_service.ledger.schemas import AccountFlags
 from card_service.ledger.verify import verify
 from card_service.migrate import alembic_config
 from tests.ledger.helpers import PURSE, assert_verifies, open_accounts, req, run
 
-NONE = PURSE & 0
+NONE = AccountFlags.NONE
 
 
 @pytest.fixture
