@@ -63,14 +63,13 @@ _SAVE = "UPDATE ledger_history_state SET indexed_upto = ?, run_upto = ?, run_fro
 @dataclass(frozen=True, slots=True)
 class Slice:
     """Entries to write: transfers in (mark, top], accounts in [lo, hi) (or all accounts for the
-    transfers after ``run``); then the state to save: (indexed_upto, run_upto, run_from)."""
+    transfers after ``run``). A slice up to ALL is a run's last: the mark moves to ``top``."""
 
     mark: int
     top: int
     run: int
     lo: int
     hi: int
-    after: tuple[int, int, int]
 
     def write(self, conn: Any) -> None:
         self.insert(conn)
@@ -81,7 +80,9 @@ class Slice:
         conn.execute(_INDEX, {**params, "lo": self.lo, "hi": self.hi})
 
     def save(self, conn: Any) -> None:
-        conn.execute(_SAVE, self.after)
+        """The state after this slice: (indexed_upto, run_upto, run_from)."""
+        last = self.hi == ALL
+        conn.execute(_SAVE, (self.top, self.top, 0) if last else (self.mark, self.top, self.hi))
 
 
 def state(conn: Any) -> tuple[int, int, int, int]:
@@ -98,9 +99,7 @@ def next_slice(conn: Any) -> Slice | None:
         run_upto, run_from = top, 0
     newest = int(conn.execute("SELECT coalesce(max(id), 0) FROM ledger_accounts").fetchone()[0])
     hi = run_from + newest // SLICES + 1
-    if hi > newest:
-        return Slice(mark, run_upto, run_upto, run_from, ALL, (run_upto, run_upto, 0))
-    return Slice(mark, run_upto, run_upto, run_from, hi, (mark, run_upto, hi))
+    return Slice(mark, run_upto, run_upto, run_from, ALL if hi > newest else hi)
 
 
 def catch_up(conn: Any, at_least: int = 1) -> int:
@@ -110,7 +109,7 @@ def catch_up(conn: Any, at_least: int = 1) -> int:
     if top - mark < at_least:
         return 0
     # The run's transfers for the accounts it has not reached, and every later one for all.
-    Slice(mark, top, run_upto, run_from, ALL, (top, top, 0)).write(conn)
+    Slice(mark, top, run_upto, run_from, ALL).write(conn)
     return top - mark
 
 
