@@ -251,9 +251,9 @@ class SQLiteStore(Store):
         """As Store.prepare, one query after another (an in-process database: no round trips)."""
         holds = self._holds(conn, hold_ids, account_ids)
         keys = [i.bytes for i in ids]  # converted once: read twice here, written by write()
-        known = self.fetch_transfers(conn, ids, keys)
+        known = self._fetch_named(conn, keys, "ledger_transfers", self.fetch_transfers)
         known.update(holds)
-        failed = self.fetch_failed(conn, ids, keys)
+        failed = self._fetch_named(conn, keys, "ledger_failed_transfers", self.fetch_failed)
         batch_id = self.next_batch_id(conn)
         accounts = self.lock_accounts(conn, sorted(account_ids))
         resolutions = self.fetch_resolutions(conn, hold_ids) if hold_ids else {}
@@ -262,6 +262,20 @@ class SQLiteStore(Store):
         unique = not hold_ids and len(set(keys)) == len(keys)
         state = BatchState(accounts, known, failed, resolutions, id_keys=keys, unique_ids=unique)
         return state, batch_id
+
+    def _fetch_named(self, conn: Any, keys: list[bytes], table: str, fetch: Any) -> Any:
+        """``fetch`` for those of the batch's ids that may be stored in ``table``.
+
+        An id above the table's largest (one step down its unique index) names nothing there.
+        Time-ordered ids (ledger.ids), as clients are advised to use, are all above it except
+        for retries and late uploads, so a fresh batch looks none up. SQLite compares BLOBs as
+        Python compares bytes (memcmp, then length).
+        """
+        top = conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+        if top is None:
+            return {}
+        probe = [k for k in keys if k <= top]
+        return fetch(conn, (self.to_id(k) for k in probe), probe) if probe else {}
 
     def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
         # BEGIN IMMEDIATE already holds the database's write lock for this transaction.

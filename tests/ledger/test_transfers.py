@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from card_service.db import transaction
 from card_service.ledger import service as ledger
+from card_service.ledger.ids import time_ordered_id
 from card_service.ledger.results import MalformedTransfer, TransferRejected
 from card_service.ledger.schemas import AccountFlags, TransferFlags, TransferRequest
 from tests.ledger.helpers import (
@@ -324,3 +325,25 @@ def test_a_batch_that_names_its_own_transfers_again_gets_the_same_answers(sessio
     assert run(sessions, second, post(second.id)) == ["ok", "pending_transfer_not_pending"]
     assert balances(sessions, bus) == (0, 150, 0, 0)
     assert count_transfers(sessions) == 3
+
+
+def test_retries_among_fresh_time_ordered_ids_get_their_stored_answers(sessions, accts):
+    """Terminals name transfers by time-ordered ids; an upload mixes new ones with retries of
+    older ones (a transfer and a refusal), which must come back as first answered."""
+    bank, purse, bus = accts
+    topup = req(bank, purse, 300, id=time_ordered_id())
+    fare = req(purse, bus, 100, id=time_ordered_id())
+    refused = req(purse, bus, 10_000, id=time_ordered_id())
+    assert run(sessions, topup, fare, refused) == ["ok", "ok", "exceeds_credits"]
+    newer = [req(purse, bus, 5, id=time_ordered_id()) for _ in range(3)]
+    changed = req(purse, bus, 101, id=fare.id)
+    assert run(sessions, newer[0], fare, refused, newer[1], changed, newer[2]) == [
+        "ok",
+        "ok",
+        "exceeds_credits",
+        "ok",
+        "exists_with_different_amount",
+        "ok",
+    ]
+    assert balances(sessions, bus) == (0, 115, 0, 0)
+    assert count_transfers(sessions) == 5
