@@ -8,10 +8,11 @@ the two entries of the transfers up to a mark (``ledger_history_state.indexed_up
 once per batch.
 
 A run starts once ``INDEX_EVERY`` transfers wait after the mark. Large batches then index it a
-slice of accounts at a time (``SLICES`` slices by account id), each slice in a thread while the
-batch is decided, hashed and laid out in Python: SQLite releases the GIL while it runs the one
-statement, so on a second core the batch waits only for what a slice takes beyond that work (the
-slices holding the hot purses and the revenue accounts do). The last slice moves the mark.
+slice of accounts at a time (up to ``SLICES`` ranges of account ids, cut so that each holds about
+as many entries as the batch's own suggest), each slice in a thread while the batch is decided,
+hashed and laid out in Python: SQLite releases the GIL while it runs the one statement, so on a
+second core the batch waits only for what a slice takes beyond that work. The last slice moves
+the mark.
 ``catch_up`` indexes everything at once, in the caller's thread: the service's maintenance loop
 calls it, and so does a write that finds ``4 * INDEX_EVERY`` transfers waiting (small batches).
 
@@ -28,8 +29,10 @@ COPY path meets its target with them. See docs/decisions/0011.
 
 from __future__ import annotations
 
+import bisect
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,16 +93,34 @@ def state(conn: Any) -> tuple[int, int, int, int]:
     return int(top), int(mark), int(run_upto), int(run_from)
 
 
-def next_slice(conn: Any) -> Slice | None:
-    """The next slice of the run in progress, or of a new run if ``INDEX_EVERY`` transfers wait."""
+def next_slice(conn: Any, sample: Sequence[int]) -> Slice | None:
+    """The next slice of the run in progress, or of a new run if ``INDEX_EVERY`` transfers wait.
+
+    ``sample``: the account ids of some recent entries, one per entry, sorted (the caller's own
+    batch: a few hot accounts, the revenue accounts and the busiest purses, hold most entries).
+    The slice ends at the account boundary nearest to where the sample puts one ``SLICES``-th of
+    its entries past the slice's start, so slices write about as many entries each, and a hot
+    account may get a slice of its own. An account is never split; two slices in a row hold at
+    least a ``SLICES``-th of the sample, so a run has at most twice ``SLICES`` slices, however
+    far its transfers differ from the sample.
+    """
     top, mark, run_upto, run_from = state(conn)
     if run_upto == mark:  # no run in progress
         if top - mark < INDEX_EVERY:
             return None
         run_upto, run_from = top, 0
-    newest = int(conn.execute("SELECT coalesce(max(id), 0) FROM ledger_accounts").fetchone()[0])
-    hi = run_from + newest // SLICES + 1
-    return Slice(mark, run_upto, run_upto, run_from, ALL if hi > newest else hi)
+    start = bisect.bisect_left(sample, run_from)
+    target = start + len(sample) // SLICES
+    hi = ALL
+    if target < len(sample):
+        account = sample[target]
+        before = bisect.bisect_left(sample, account, start)
+        after = bisect.bisect_right(sample, account, target)
+        if before > start and target - before <= after - target:
+            hi = account  # ends before it: nearer the target than ending after it
+        elif after < len(sample):
+            hi = account + 1
+    return Slice(mark, run_upto, run_upto, run_from, hi)
 
 
 def catch_up(conn: Any, at_least: int = 1) -> int:

@@ -102,6 +102,8 @@ class BatchOutput:
     transfers: list[StoredTransfer] = field(default_factory=list)
     failed: list[tuple[StoredTransfer, Result]] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
+    # False while every transfer came from the fast path: plain, no hold, no timeout, flags 0.
+    general: bool = False
 
 
 class _Undo:
@@ -479,6 +481,7 @@ def _record(
     undo: _Undo | None,
 ) -> None:
     dr.ts_last = cr.ts_last = stored.timestamp
+    out.general = True
     out.transfers.append(stored)
     out.touched.add(dr.id)
     out.touched.add(cr.id)

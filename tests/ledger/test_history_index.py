@@ -110,6 +110,31 @@ def test_large_batches_index_a_run_slice_by_slice_and_reads_never_change(session
     assert any(run_from > 0 for *_, run_from in runs)  # a run was seen halfway
 
 
+def test_a_run_is_cut_into_slices_of_about_as_many_entries_as_the_sample_holds(
+    sessions, monkeypatch
+):
+    """A hot account takes a slice of its own; the others share slices of about as many."""
+    monkeypatch.setattr(history_index, "INDEX_EVERY", 10)
+    monkeypatch.setattr(history_index, "SLICES", 4)
+    bank, p0, p1, p2, bus1, bus2 = _fares(sessions, random.Random(4), batches=2)
+    # Half of the sample's 16 entries are bus 2's; the others, two each.
+    sample = sorted([bus2] * 8 + [bank, p0, p1, p2] * 2)
+    slices = []
+    with transaction(sessions) as s:
+        conn = s.connection().connection.driver_connection
+        while (piece := history_index.next_slice(conn, sample)) is not None:
+            piece.write(conn)
+            slices.append((piece.lo, piece.hi))
+            assert len(slices) <= 8
+        top, mark = _mark(s)
+    assert top == mark  # the run is done: its last slice moved the mark
+    assert slices == [(0, p1), (p1, bus2), (bus2, history_index.ALL)]
+    with transaction(sessions) as s:
+        for account in (bank, p0, p1, p2, bus1, bus2):
+            _read_both_ways(s, account, limit=1_000)
+    assert_verifies(sessions)
+
+
 def test_small_batches_catch_up_once_far_behind(sessions, monkeypatch):
     monkeypatch.setattr(history_index, "INDEX_EVERY", 5)  # small batches wait for 20
     accounts = _fares(sessions, random.Random(3), batches=2)  # 3 top-ups and 14 fares
