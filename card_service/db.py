@@ -6,6 +6,7 @@ transaction starts with ``BEGIN IMMEDIATE`` so that writers queue instead of dea
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,56 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from card_service.config import Settings, get_settings
+
+
+class SQLiteConnection(sqlite3.Connection):
+    """The engines' SQLite connection: it knows whether its write transaction has written yet,
+    and has a sibling connection that, until it has, reads exactly what it would read.
+
+    A transaction begun with BEGIN IMMEDIATE holds the database's one write lock, so nothing is
+    committed meanwhile: another connection's read sees the same snapshot, as long as this
+    transaction has changed nothing itself (``total_changes`` as at BEGIN). The ledger reads a
+    batch's accounts and ids there while this connection writes the history index (see
+    ledger/store.py).
+    """
+
+    _begun_changes = -1
+    _sibling: sqlite3.Connection | None = None
+    _path: str | None = None
+
+    def began_writing(self) -> None:
+        """Called right after BEGIN IMMEDIATE."""
+        self._begun_changes = self.total_changes
+
+    def unwritten(self) -> bool:
+        """In a write transaction that has changed nothing yet (and not an in-memory database)."""
+        return (
+            self.in_transaction
+            and self.total_changes == self._begun_changes
+            and self._file() is not None
+        )
+
+    def sibling(self) -> sqlite3.Connection:
+        """A second connection to the same file, opened once, for reads only (autocommit: the
+        caller brackets its reads with BEGIN and COMMIT)."""
+        if self._sibling is None:
+            self._sibling = sqlite3.connect(
+                self._file() or "", isolation_level=None, check_same_thread=False
+            )
+            self._sibling.execute("PRAGMA busy_timeout=30000")
+            self._sibling.execute("PRAGMA cache_size=-65536")
+        return self._sibling
+
+    def _file(self) -> str | None:
+        if self._path is None:
+            self._path = str(self.execute("PRAGMA database_list").fetchone()[2] or "")
+        return self._path or None
+
+    def close(self) -> None:
+        sibling, self._sibling = self._sibling, None
+        if sibling is not None:
+            sibling.close()
+        super().close()
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -35,6 +86,9 @@ def _sqlite_begin(conn: Any) -> None:
     # Read-only sessions (make_read_sessionmaker) begin deferred: WAL readers take no write lock.
     deferred = conn.get_execution_options().get("sqlite_deferred", False)
     conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+    dbapi = conn.connection.driver_connection
+    if not deferred and isinstance(dbapi, SQLiteConnection):
+        dbapi.began_writing()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -43,6 +97,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"factory": SQLiteConnection, **kwargs.get("connect_args", {})}
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)

@@ -193,13 +193,7 @@ def transfer_alone(engine: Engine, request: TransferRequest) -> TransferResult:
 def _create(
     store: Store, conn: Any, requests: Sequence[TransferRequest], expiring: bool
 ) -> list[TransferResult]:
-    ids = [r.id for r in requests]
-    hold_ids = {r.pending_id for r in requests if r.pending_id is not None}
-    account_ids = {r.debit_account_id for r in requests} | {r.credit_account_id for r in requests}
-    account_ids.discard(0)
-    state, batch_id = store.prepare(conn, ids, hold_ids, account_ids)
-    base = rules.first_timestamp(state, now_ns())
-    return store.settle(conn, batch_id, base, list(requests), state, expiring)
+    return store.create(conn, list(requests), expiring)
 
 
 def create_transfer(session: Session, request: TransferRequest) -> TransferResult:

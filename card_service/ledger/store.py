@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from card_service.ledger import history, rules
+from card_service.ledger.clock import now_ns
 from card_service.ledger.digest import content_hash, transfer_bytes
 from card_service.ledger.results import LedgerError, Result
 from card_service.ledger.rules import (
@@ -137,6 +138,14 @@ class Store:
         return holds
 
     # -- writes ----------------------------------------------------------------------------
+    def create(
+        self, conn: Any, requests: list[TransferRequest], expiring: bool
+    ) -> list[TransferResult]:
+        """Prepare, decide and record a batch in the connection's transaction."""
+        state, batch_id = self.prepare(conn, *_involved(requests))
+        base = rules.first_timestamp(state, now_ns())
+        return self.settle(conn, batch_id, base, requests, state, expiring)
+
     def settle(
         self,
         conn: Any,
@@ -299,23 +308,30 @@ class SQLiteStore(Store):
             conn.execute("SELECT coalesce(max(id), 0) + 1 FROM ledger_batches").fetchone()[0]
         )
 
-    def settle(
-        self,
-        conn: Any,
-        batch_id: int,
-        ts: int,
-        requests: list[TransferRequest],
-        state: BatchState,
-        expiring: bool,
+    def create(
+        self, conn: Any, requests: list[TransferRequest], expiring: bool
     ) -> list[TransferResult]:
-        """As Store.settle; a large batch also indexes a slice of account history meanwhile (in a
-        thread, on this connection, while this thread decides, hashes and lays out the rows:
-        see history.py), and a small one catches the index up if it has fallen far behind."""
+        """As Store.create; a large batch also indexes a slice of account history meanwhile (in a
+        thread, on this connection: see history.py), and a small one catches the index up if it
+        has fallen far behind.
+
+        The slice runs while this thread decides, hashes and lays out the rows. When the
+        transaction has written nothing yet, it starts even earlier: the batch's accounts and ids
+        are then read on the connection's sibling, which sees the very same snapshot (see
+        db.SQLiteConnection), while this connection writes the slice.
+        """
         piece = history.next_slice(conn, _sample(requests)) if len(requests) >= OVERLAP else None
         indexer = history.Indexer(conn, piece) if piece is not None else None
-        if indexer is not None:
-            indexer.start()
+        reader = conn.sibling() if indexer is not None and _unwritten(conn) else None
         try:
+            if indexer is not None and reader is not None:
+                indexer.start()
+                state, batch_id = self._read_apart(reader, requests)
+            else:
+                state, batch_id = self.prepare(conn, *_involved(requests))
+                if indexer is not None:
+                    indexer.start()
+            ts = rules.first_timestamp(state, now_ns())
             out = rules.apply(requests, state, ts, expiring=expiring)
             insert, rows = self._rows(batch_id, out, state)
             digest = content_hash(out.transfers) if out.transfers else b""
@@ -328,6 +344,16 @@ class SQLiteStore(Store):
         if indexer is None and out.transfers:
             history.catch_up(conn, 4 * history.INDEX_EVERY)
         return out.results
+
+    def _read_apart(
+        self, reader: Any, requests: list[TransferRequest]
+    ) -> tuple[BatchState, int]:
+        """prepare(), in one read transaction of the sibling connection."""
+        reader.execute("BEGIN")
+        try:
+            return self.prepare(reader, *_involved(requests))
+        finally:
+            reader.execute("COMMIT")
 
     @staticmethod
     def _rows(
@@ -771,6 +797,24 @@ def _uuid_array(values: Iterable[uuid.UUID]) -> str:
 
 _SQLITE = SQLiteStore()
 _POSTGRES = PostgresStore()
+
+
+def _involved(
+    requests: list[TransferRequest],
+) -> tuple[list[uuid.UUID], set[uuid.UUID], set[int]]:
+    """A batch's ids, the holds it posts or voids, and the accounts it names."""
+    ids = [r.id for r in requests]
+    hold_ids = {r.pending_id for r in requests if r.pending_id is not None}
+    account_ids = {r.debit_account_id for r in requests} | {r.credit_account_id for r in requests}
+    account_ids.discard(0)
+    return ids, hold_ids, account_ids
+
+
+def _unwritten(conn: Any) -> bool:
+    """An engine's SQLite connection (db.SQLiteConnection) whose transaction has written
+    nothing yet; False for any other connection."""
+    unwritten = getattr(conn, "unwritten", None)
+    return bool(unwritten and unwritten())
 
 
 def _sample(requests: list[TransferRequest]) -> list[int]:

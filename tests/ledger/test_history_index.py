@@ -17,7 +17,14 @@ from card_service.ledger import store
 from card_service.ledger.schemas import AccountFlags
 from card_service.ledger.verify import verify
 from card_service.migrate import alembic_config
-from tests.ledger.helpers import PURSE, assert_verifies, open_accounts, req, run
+from tests.ledger.helpers import (
+    PURSE,
+    assert_verifies,
+    balances,
+    open_accounts,
+    req,
+    run,
+)
 
 NONE = AccountFlags.NONE
 
@@ -132,6 +139,25 @@ def test_a_run_is_cut_into_slices_of_about_as_many_entries_as_the_sample_holds(
     with transaction(sessions) as s:
         for account in (bank, p0, p1, p2, bus1, bus2):
             _read_both_ways(s, account, limit=1_000)
+    assert_verifies(sessions)
+
+
+def test_a_large_batch_sees_what_its_own_transaction_wrote_before_it(sessions, monkeypatch):
+    """A large batch reads its accounts beside the connection while a slice is written, but only
+    while its transaction has written nothing: an account opened and funded earlier in the same
+    transaction is there, with its balance, and so is an id written there."""
+    monkeypatch.setattr(history_index, "INDEX_EVERY", 10)
+    monkeypatch.setattr(store, "OVERLAP", 5)
+    bank, *_ = accounts = _fares(sessions, random.Random(6), batches=2)  # a run is due
+    with transaction(sessions) as s:
+        purse = ledger.open_account(s, code="purse:new", kind="test", flags=PURSE, floor_cents=0)
+        funded = ledger.create_transfers(s, [req(bank, purse.id, 70)])[0]
+        fares = [req(purse.id, accounts[4], 10) for _ in range(7)]
+        results = ledger.create_transfers(s, [*fares, req(bank, purse.id, 70, id=funded.id)])
+        assert [r.result.value for r in results] == ["ok"] * 7 + ["ok"]
+        assert results[-1].replayed
+        assert history_index.state(s.connection().connection.driver_connection)[2] > 0
+    assert balances(sessions, purse.id) == (70, 70, 0, 0)
     assert_verifies(sessions)
 
 
