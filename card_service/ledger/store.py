@@ -345,9 +345,7 @@ class SQLiteStore(Store):
             history.catch_up(conn, 4 * history.INDEX_EVERY)
         return out.results
 
-    def _read_apart(
-        self, reader: Any, requests: list[TransferRequest]
-    ) -> tuple[BatchState, int]:
+    def _read_apart(self, reader: Any, requests: list[TransferRequest]) -> tuple[BatchState, int]:
         """prepare(), in one read transaction of the sibling connection."""
         reader.execute("BEGIN")
         try:
