@@ -21,9 +21,10 @@ SETTLER = textwrap.dedent(
     """
     import sys, uuid
     from card_service.db import make_engine, make_sessionmaker, transaction
-    from card_service.ledger import service as ledger
+    from card_service.ledger import history, service as ledger
     from card_service.ledger.schemas import TransferRequest
     url, src, dst = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    history.INDEX_EVERY = int(sys.argv[4])
     sessions = make_sessionmaker(make_engine(url))
     n = 0
     while True:
@@ -37,14 +38,23 @@ SETTLER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_sigkill_during_settlement_leaves_whole_batches_only(db_url):
+@pytest.mark.parametrize(
+    "index_every",
+    [
+        50_000,
+        # SQLite: from the second batch on, each writes a slice of the history index on a
+        # thread, its reads on a sibling connection, when the kill comes.
+        1_000,
+    ],
+)
+def test_sigkill_during_settlement_leaves_whole_batches_only(db_url, index_every):
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as s:
         src = ledger.open_account(s, code="src", kind="t").id
         dst = ledger.open_account(s, code="dst", kind="t").id
     proc = subprocess.Popen(
-        [sys.executable, "-c", SETTLER, db_url, str(src), str(dst)],
+        [sys.executable, "-c", SETTLER, db_url, str(src), str(dst), str(index_every)],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ},
