@@ -34,12 +34,13 @@ class SQLiteConnection(sqlite3.Connection):
     _sibling: sqlite3.Connection | None = None
     _path: str | None = None
 
-    def began_writing(self) -> None:
-        """Called right after BEGIN IMMEDIATE."""
-        self._begun_changes = self.total_changes
+    def began(self, writing: bool) -> None:
+        """Called right after the engine's BEGIN: IMMEDIATE (writing) or deferred."""
+        self._begun_changes = self.total_changes if writing else -1
 
     def unwritten(self) -> bool:
-        """In a write transaction that has changed nothing yet (and not an in-memory database)."""
+        """In a write transaction begun by the engine (BEGIN IMMEDIATE) that has changed nothing
+        yet; False for an in-memory database, which has no file to open twice."""
         return (
             self.in_transaction
             and self.total_changes == self._begun_changes
@@ -87,8 +88,8 @@ def _sqlite_begin(conn: Any) -> None:
     deferred = conn.get_execution_options().get("sqlite_deferred", False)
     conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
     dbapi = conn.connection.driver_connection
-    if not deferred and isinstance(dbapi, SQLiteConnection):
-        dbapi.began_writing()
+    if isinstance(dbapi, SQLiteConnection):
+        dbapi.began(writing=not deferred)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
