@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -43,6 +43,7 @@ CHUNK = 500
 OVERLAP = 1000
 COPY_THRESHOLD = 64
 LIMITS = 3  # AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | CREDITS_MUST_NOT_EXCEED_DEBITS
+_Found = TypeVar("_Found")  # what a fetch by id finds: a transfer, or a failure
 
 
 class ConcurrentWrite(LedgerError):
@@ -284,7 +285,13 @@ class SQLiteStore(Store):
         state = BatchState(accounts, known, failed, resolutions, id_keys=keys, unique_ids=unique)
         return state, batch_id
 
-    def _fetch_named(self, conn: Any, keys: list[bytes], table: str, fetch: Any) -> Any:
+    def _fetch_named(
+        self,
+        conn: Any,
+        keys: list[bytes],
+        table: str,
+        fetch: Callable[[Any, Iterable[uuid.UUID], list[Any]], dict[uuid.UUID, _Found]],
+    ) -> dict[uuid.UUID, _Found]:
         """``fetch`` for those of the batch's ids that may be stored in ``table``.
 
         An id above the table's largest (one step down its unique index) names nothing there.
