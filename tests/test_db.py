@@ -1,5 +1,5 @@
 """The engines' SQLite connection knows when its transaction has written, and its sibling reads
-what it would read until then (the ledger relies on both: see ledger/store.py)."""
+what it would read until then (the ledger relies on both: see ledger/store_sqlite.py)."""
 
 from __future__ import annotations
 

@@ -38,14 +38,12 @@ from card_service.ledger.clock import now_ns
 from card_service.ledger.results import Result
 from card_service.ledger.rules import CMNED, DMNEC
 from card_service.ledger.schemas import TransferRequest, TransferResult
-from card_service.ledger.store import (
+from card_service.ledger.store import LIMITS, TRANSFER_COLUMNS, ConcurrentWrite
+from card_service.ledger.store_postgres import (
     _LINE,
     _PREPARE_SMALL,
     _WRITE_SMALL,
     _WRITE_SMALL_NO_FAILED,
-    LIMITS,
-    TRANSFER_COLUMNS,
-    ConcurrentWrite,
     PostgresStore,
     _array,
 )
@@ -77,7 +75,7 @@ _READY: weakref.WeakSet[Any] = weakref.WeakSet()  # connections holding the thre
 
 # One plain transfer, decided and written by one statement. Its accounts are locked in the
 # order every other path takes them (accounts with limits first, then the others, each by id:
-# see store._LOCKED and _WRITE_SMALL), so it cannot deadlock with a batch. Returns the
+# see store_postgres._LOCKED and _WRITE_SMALL), so it cannot deadlock with a batch. Returns the
 # transfer's timestamp, or no row (and writes nothing) when any of rules._plain_run's conditions
 # fails: the id was used or failed before, an account is missing, currencies differ, or a limit
 # would be passed. Prepared once per connection, as the two-trip path's statements are.

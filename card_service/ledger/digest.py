@@ -1,7 +1,7 @@
 """A batch's content hash: SHA-256 over the canonical text of its transfers, in batch order.
 
 Written with the batch (in Python, or on PostgreSQL by the small-batch statement itself, which
-must produce the very same bytes: see store._LINE) and recomputed by ``verify``.
+must produce the very same bytes: see store_postgres._LINE) and recomputed by ``verify``.
 """
 
 from __future__ import annotations

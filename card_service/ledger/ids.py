@@ -3,7 +3,7 @@
 Any UUID is accepted, but ids that grow with time land at the end of the ledger's id index
 instead of at random places in it, which keeps inserts fast; TigerBeetle advises the same. On
 SQLite, a batch does not look up the ids above the largest one stored, so a fresh upload of
-time-ordered ids costs no lookups at all (store.SQLiteStore._fetch_named).
+time-ordered ids costs no lookups at all (store_sqlite.SQLiteStore._fetch_named).
 """
 
 from __future__ import annotations

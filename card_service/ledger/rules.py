@@ -85,7 +85,7 @@ class BatchState:
     resolutions: dict[uuid.UUID, str]
     # Accounts read without their lock (PostgreSQL, accounts without limits): their balances here
     # start at 0, so the batch's entries carry balances relative to the account's balance before
-    # the batch, which the write adds once it holds the lock (see store.PostgresStore.write).
+    # the batch, which the write adds once it holds the lock (see store_postgres.PostgresStore.write).
     relative: frozenset[int] = frozenset()
     # The batch's ids as the database stores them, in request order (SQLite: converted once).
     id_keys: list[Any] = field(default_factory=list)
@@ -134,7 +134,7 @@ class _Undo:
 
 def shifted(results: list[TransferResult], shift: int) -> list[TransferResult]:
     """The results of a batch whose write moved its timestamps ``shift`` ns later (after an
-    entry of an account it locked last: see store.PostgresStore.write)."""
+    entry of an account it locked last: see store_postgres.PostgresStore.write)."""
     if not shift:
         return results
     return [

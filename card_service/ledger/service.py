@@ -32,7 +32,8 @@ from card_service.ledger.schemas import (
     TransferRequest,
     TransferResult,
 )
-from card_service.ledger.store import PostgresStore, Store, store_for, store_for_dialect
+from card_service.ledger.store import Store, store_for, store_for_dialect
+from card_service.ledger.store_postgres import PostgresStore
 
 
 def open_account(

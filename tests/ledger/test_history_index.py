@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from card_service.db import make_engine, make_sessionmaker, transaction
 from card_service.ledger import history as history_index
 from card_service.ledger import service as ledger
-from card_service.ledger import store
+from card_service.ledger import store_sqlite
 from card_service.ledger.schemas import AccountFlags
 from card_service.ledger.verify import verify
 from card_service.migrate import alembic_config
@@ -98,7 +98,7 @@ def test_history_reads_the_same_whatever_is_indexed(sessions):
 def test_large_batches_index_a_run_slice_by_slice_and_reads_never_change(sessions, monkeypatch):
     monkeypatch.setattr(history_index, "INDEX_EVERY", 10)
     monkeypatch.setattr(history_index, "SLICES", 3)
-    monkeypatch.setattr(store, "OVERLAP", 5)  # batches of 7 fares count as large
+    monkeypatch.setattr(store_sqlite, "OVERLAP", 5)  # batches of 7 fares count as large
     rng = random.Random(9)
     accounts = _fares(sessions, rng, batches=1)  # 3 top-ups and 7 fares: a run is due
     runs = []
@@ -147,7 +147,7 @@ def test_a_large_batch_sees_what_its_own_transaction_wrote_before_it(sessions, m
     while its transaction has written nothing: an account opened and funded earlier in the same
     transaction is there, with its balance, and so is an id written there."""
     monkeypatch.setattr(history_index, "INDEX_EVERY", 10)
-    monkeypatch.setattr(store, "OVERLAP", 5)
+    monkeypatch.setattr(store_sqlite, "OVERLAP", 5)
     bank, *_ = accounts = _fares(sessions, random.Random(6), batches=2)  # a run is due
     with transaction(sessions) as s:
         purse = ledger.open_account(s, code="purse:new", kind="test", flags=PURSE, floor_cents=0)
