@@ -160,6 +160,10 @@ class Indexer(threading.Thread):
             self._writing.set()
 
     def finish(self) -> None:
+        """Wait for the slice and save where the run stands; nothing if it never started (the
+        batch failed before its slice began)."""
+        if self.ident is None:
+            return
         self.join()
         if isinstance(self.error, sqlite3.ProgrammingError):
             # A connection bound to its thread (an in-memory database): write it here instead.

@@ -4,6 +4,7 @@ far, an account's history reads the same, and verify notices an index that does 
 from __future__ import annotations
 
 import random
+import sqlite3
 
 import pytest
 from alembic import command
@@ -161,6 +162,26 @@ def test_a_large_batch_sees_what_its_own_transaction_wrote_before_it(sessions, m
         assert history_index.state(conn)[1:] != before[1:]  # this batch wrote a slice
     assert balances(sessions, purse.id) == (70, 70, 0, 0)
     assert_verifies(sessions)
+
+
+def test_a_batch_that_fails_before_its_slice_starts_keeps_its_own_error(sessions, monkeypatch):
+    """The reads before a slice fail (here: a database error): the batch raises that error, and
+    neither the slice nor its saved state is written."""
+    monkeypatch.setattr(history_index, "INDEX_EVERY", 10)
+    monkeypatch.setattr(store_sqlite, "OVERLAP", 5)
+    accounts = _fares(sessions, random.Random(8), batches=2)  # a run is due
+
+    def broken(*_args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store_sqlite.SQLiteStore, "lock_accounts", broken)
+    with transaction(sessions) as s:
+        before = history_index.state(s.connection().connection.driver_connection)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"), transaction(sessions) as s:
+        ledger.open_account(s, code="purse:x", kind="test")  # written: no sibling reads
+        ledger.create_transfers(s, [req(accounts[1], accounts[4], 1) for _ in range(7)])
+    with transaction(sessions) as s:
+        assert history_index.state(s.connection().connection.driver_connection) == before
 
 
 def test_small_batches_catch_up_once_far_behind(sessions, monkeypatch):
