@@ -27,7 +27,8 @@ class SQLiteConnection(sqlite3.Connection):
     committed meanwhile: another connection's read sees the same snapshot, as long as this
     transaction has changed nothing itself (``total_changes`` as at BEGIN). The ledger reads a
     batch's accounts and ids there while this connection writes the history index (see
-    ledger/store_sqlite.py).
+    ledger/store_sqlite.py). ``total_changes`` counts rows, not schema changes: a transaction
+    that created or altered a table it then reads must not rely on ``unwritten()``.
     """
 
     _begun_changes = -1
