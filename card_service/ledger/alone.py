@@ -130,7 +130,8 @@ def usable(conn: Any, request: TransferRequest) -> bool:
 
 
 def plain(request: TransferRequest) -> bool:
-    """Whether the request passes rules._plain_run's checks that need no state: the rest are _ONCE's."""
+    """Whether the request passes rules._plain_run's checks that need no state (the rest are
+    _ONCE's)."""
     amount = request.amount_cents
     return (
         not request.flags

@@ -3,8 +3,9 @@
 Transfers, failed ids, batches, the chain and (SQLite) the history index are append-only
 (database triggers refuse UPDATE and DELETE). Each transfer row is both of its entries: it carries
 the debit and the credit account's posted balance after it, and the ``ledger_entries`` view (see
-the migration) shows them as two rows, one per account. The account row holds cached balances, changed in the same transaction as the
-entries that explain them; ``card-service ledger verify`` recomputes them from the entries.
+the migration) shows them as two rows, one per account. The account row holds cached balances,
+changed in the same transaction as the entries that explain them; ``card-service ledger verify``
+recomputes them from the entries.
 """
 
 from __future__ import annotations

@@ -85,7 +85,8 @@ class BatchState:
     resolutions: dict[uuid.UUID, str]
     # Accounts read without their lock (PostgreSQL, accounts without limits): their balances here
     # start at 0, so the batch's entries carry balances relative to the account's balance before
-    # the batch, which the write adds once it holds the lock (see store_postgres.PostgresStore.write).
+    # the batch, which the write adds once it holds the lock (see
+    # store_postgres.PostgresStore.write).
     relative: frozenset[int] = frozenset()
     # The batch's ids as the database stores them, in request order (SQLite: converted once).
     id_keys: list[Any] = field(default_factory=list)
