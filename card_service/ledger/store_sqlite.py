@@ -89,7 +89,7 @@ class SQLiteStore(Store):
         if top is None:
             return {}
         probe = [k for k in keys if k <= top]
-        return fetch(conn, (self.to_id(k) for k in probe), probe) if probe else {}
+        return fetch(conn, (), probe) if probe else {}  # by keys alone: no ids to convert
 
     def lock_accounts(self, conn: Any, ids: Sequence[int]) -> dict[int, AccountState]:
         # BEGIN IMMEDIATE already holds the database's write lock for this transaction.
